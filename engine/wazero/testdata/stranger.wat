@@ -1,0 +1,1 @@
+(module (import "not_wasi" "f" (func)) (func (export "_start")))

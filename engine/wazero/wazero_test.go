@@ -1,0 +1,185 @@
+package wazero_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"donjon.dev/engine"
+	"donjon.dev/engine/wazero"
+)
+
+// wat compiles a WebAssembly text file from testdata with wabt's wat2wasm.
+func wat(t *testing.T, name string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command("wat2wasm", "-o", out, filepath.Join("testdata", name+".wat"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm (Debian package wabt): %v\n%s", err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type env struct {
+	records [][]byte
+}
+
+func (e *env) module() engine.HostModule {
+	return engine.HostModule{Name: "env", Funcs: []engine.HostFunc{
+		{Name: "record", Params: []engine.ValType{engine.I32, engine.I32}, Call: func(_ context.Context, c engine.Caller, stack []uint64) {
+			b, ok := c.Memory().Read(uint32(stack[0]), uint32(stack[1]))
+			if !ok {
+				panic("out of bounds")
+			}
+			e.records = append(e.records, append([]byte(nil), b...))
+		}},
+		{Name: "exit", Params: []engine.ValType{engine.I32}, Call: func(_ context.Context, c engine.Caller, stack []uint64) {
+			c.Exit(uint32(stack[0]))
+		}},
+	}}
+}
+
+func start(t *testing.T, cfg engine.Config) (engine.Instance, *env) {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := wazero.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(ctx) })
+	m, err := eng.Compile(ctx, wat(t, "host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.MemoryMinPages(); got != 1 {
+		t.Errorf("MemoryMinPages = %d, want 1", got)
+	}
+	e := &env{}
+	inst, err := eng.Instantiate(ctx, m, e.module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst, e
+}
+
+func TestHostCallReadsMemory(t *testing.T) {
+	inst, e := start(t, engine.Config{})
+	if err := inst.Call(context.Background(), "say"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.records) != 1 || string(e.records[0]) != "hello host" {
+		t.Fatalf("records = %q", e.records)
+	}
+}
+
+func TestExitThroughHost(t *testing.T) {
+	inst, _ := start(t, engine.Config{})
+	err := inst.Call(context.Background(), "quit")
+	var exit *engine.ExitError
+	if !errors.As(err, &exit) || exit.Code != 7 {
+		t.Fatalf("err = %v, want exit code 7", err)
+	}
+}
+
+func TestTraps(t *testing.T) {
+	for fn, want := range map[string]string{
+		"boom":    "unreachable",
+		"div0":    "integer divide by zero",
+		"oob":     "out of bounds memory access",
+		"recurse": "stack overflow",
+	} {
+		t.Run(fn, func(t *testing.T) {
+			inst, _ := start(t, engine.Config{})
+			err := inst.Call(context.Background(), fn)
+			var trap *engine.Trap
+			if !errors.As(err, &trap) {
+				t.Fatalf("err = %v, want a trap", err)
+			}
+			if !strings.Contains(trap.Reason, want) || strings.Contains(trap.Reason, "\n") {
+				t.Errorf("reason = %q, want one line containing %q", trap.Reason, want)
+			}
+		})
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	inst, e := start(t, engine.Config{MemoryLimitPages: 5})
+	if err := inst.Call(context.Background(), "grow"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.records) != 1 {
+		t.Fatalf("records = %q", e.records)
+	}
+	if pages := binary.LittleEndian.Uint32(e.records[0]); pages != 5 {
+		t.Errorf("memory grew to %d pages, want the limit of 5", pages)
+	}
+	if size := inst.Memory().Size(); size != 5*engine.PageSize {
+		t.Errorf("Memory().Size() = %d", size)
+	}
+}
+
+func TestNotExported(t *testing.T) {
+	inst, _ := start(t, engine.Config{})
+	if err := inst.Call(context.Background(), "_start"); !errors.Is(err, engine.ErrNotExported) {
+		t.Fatalf("err = %v, want ErrNotExported", err)
+	}
+}
+
+func TestUnknownImportIsClearError(t *testing.T) {
+	ctx := context.Background()
+	eng, err := wazero.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	m, err := eng.Compile(ctx, wat(t, "stranger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = eng.Instantiate(ctx, m)
+	if err == nil || !strings.Contains(err.Error(), `not_wasi.f`) {
+		t.Fatalf("err = %v, want it to name the import", err)
+	}
+}
+
+func TestCompileRejectsGarbage(t *testing.T) {
+	ctx := context.Background()
+	eng, err := wazero.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	for _, b := range [][]byte{nil, []byte("\x00asm"), []byte("not wasm at all"), []byte("\x00asm\x01\x00\x00\x00\x01\xff")} {
+		if _, err := eng.Compile(ctx, b); err == nil {
+			t.Errorf("Compile(%q) succeeded", b)
+		}
+	}
+}
+
+func TestCompilationCacheDir(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		eng, err := wazero.New(ctx, engine.Config{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Compile(ctx, wat(t, "host")); err != nil {
+			t.Fatal(err)
+		}
+		eng.Close(ctx)
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
+	if len(entries) == 0 {
+		t.Fatal("compilation cache directory is empty after compiling")
+	}
+}
