@@ -1,0 +1,36 @@
+# donjon: `make demo` shows it working, `make test` runs every test.
+GO        ?= go
+BUILD     ?= build
+DONJON    := $(BUILD)/donjon
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build demo test lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(DONJON) ./cmd/donjon
+
+include examples/guests.mk
+
+demo: build guests
+	@bash scripts/demo.sh $(DONJON) $(BUILD)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+test: lint
+	$(GO) test -count=1 ./...
+
+# Runs each fuzz target for FUZZTIME (the seeds run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZTIME)
+
+bench: build
+	$(GO) run ./bench
+
+clean:
+	rm -rf $(BUILD)
