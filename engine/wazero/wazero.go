@@ -51,8 +51,15 @@ func New(ctx context.Context, cfg engine.Config) (*Engine, error) {
 	return e, nil
 }
 
-// Compile implements engine.Engine.
-func (e *Engine) Compile(ctx context.Context, wasm []byte) (engine.Module, error) {
+// Compile implements engine.Engine. Module bytes are untrusted: a panic in
+// wazero's decoder (fuzzing found one, a negative slice length in the code
+// section decoder of v1.12.0) is returned as an invalid-module error.
+func (e *Engine) Compile(ctx context.Context, wasm []byte) (_ engine.Module, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid module: the decoder failed: %v", r)
+		}
+	}()
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}
@@ -238,3 +245,6 @@ func (i *instance) Memory() engine.Memory {
 }
 
 func (i *instance) Close(ctx context.Context) error { return i.mod.Close(ctx) }
+
+// ID names this engine and its version, for caches of compiled code.
+const ID = "wazero v1.12.0"

@@ -15,7 +15,7 @@ import (
 )
 
 // wat compiles a WebAssembly text file from testdata with wabt's wat2wasm.
-func wat(t *testing.T, name string) []byte {
+func wat(t testing.TB, name string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), name+".wasm")
 	cmd := exec.Command("wat2wasm", "-o", out, filepath.Join("testdata", name+".wat"))
