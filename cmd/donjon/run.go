@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"donjon.dev/config"
+	"donjon.dev/keep"
+	"donjon.dev/tee"
+)
+
+const keepSubcommand = "__keep"
+
+func keepChildMain(ctx context.Context, log *slog.Logger) int { return keep.ChildMain(ctx, log) }
+
+type runFlags struct {
+	backend    string
+	configFile string
+	env        []string
+	dirs       []string
+	plainDirs  []string
+	memory     string
+	timeout    time.Duration
+	cacheDir   string
+	noCache    bool
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] app.wasm [--] [args...]",
+		Short: "Run a WebAssembly (WASI preview 1) program in a keep",
+		Long: `Run a WebAssembly (WASI preview 1) program in a keep.
+
+Everything after the module's path is passed to the program as its
+arguments. The program sees only the environment that Donjon.toml and
+--env give it, and only the directories that --dir, --plain-dir and
+[[files]] entries of kind "dir" give it.
+
+Exit status: the program's own exit code; 124 when --timeout stopped it;
+134 when it trapped; 125 when donjon could not run it.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runKeep(cmd.Context(), &f, args[0], args[1:])
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false) // flags after the module belong to the program
+	fl.StringVar(&f.backend, "backend", "auto", "keep backend: auto (the strongest this machine has) or nil (no protection, development only)")
+	fl.StringVarP(&f.configFile, "config", "c", "", "workload config (Donjon.toml or Enarx.toml)")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable for the program: KEY=VALUE (repeatable)")
+	fl.StringArrayVar(&f.dirs, "dir", nil, "give the program a host directory: HOST[:GUEST] (repeatable)")
+	fl.StringArrayVar(&f.plainDirs, "plain-dir", nil, "give the program a host directory stored in plaintext: HOST[:GUEST] (repeatable)")
+	fl.StringVar(&f.memory, "memory", "", "linear memory limit, e.g. 256MiB (default 1GiB, or limits.memory)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "wall-clock limit, e.g. 30s (default none, or limits.timeout)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "directory for compiled code (default: the user cache directory)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "compile the module afresh and keep nothing")
+	return cmd
+}
+
+func (a *app) runKeep(ctx context.Context, f *runFlags, modulePath string, args []string) error {
+	backend, err := a.chooseBackend(ctx, f.backend)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f.configFile)
+	if err != nil {
+		return err
+	}
+	if err := applyFlags(cfg, f); err != nil {
+		return err
+	}
+	wasm, err := readModule(modulePath)
+	if err != nil {
+		return err
+	}
+	plan, err := a.plan(cfg, f, filepath.Base(modulePath), args)
+	if err != nil {
+		return err
+	}
+	if backend == tee.Nil {
+		fmt.Fprintln(a.stderr, "donjon: WARNING: backend nil: no isolation, no attestation; nothing in this keep is protected (development only)")
+	}
+	a.log.Debug("starting keep", "module", modulePath, "digest", fmt.Sprintf("%x", keep.Digest(wasm)), "config_digest", fmt.Sprintf("%x", cfg.Digest()), "backend", backend)
+
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the donjon executable: %w", err)
+	}
+	sup := keep.Supervisor{Exe: exe, Args: []string{keepSubcommand}, Log: a.log}
+	out, err := sup.Run(ctx, plan, wasm, keep.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+	if err != nil {
+		return err
+	}
+	a.log.Debug("keep ended", "elapsed", out.Elapsed, "cached", out.Cached, "memory_bytes", out.MemoryBytes)
+	return outcomeError(plan, out)
+}
+
+// outcomeError turns how the guest ended into donjon's exit status and
+// message.
+func outcomeError(p *keep.Plan, out keep.Outcome) error {
+	limitNote := ""
+	if out.MemoryLimitReached {
+		limitNote = fmt.Sprintf(" (it had used all of its %s memory limit: raise it with --memory or limits.memory)", sizeString(uint64(p.MemoryLimitPages)*65536))
+	}
+	switch {
+	case out.TimedOut:
+		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s stopped: wall-clock limit of %v reached (raise it with --timeout or limits.timeout)", p.ModuleName, p.Timeout)}
+	case out.Trap != "":
+		msg := fmt.Sprintf("%s trapped: %s%s", p.ModuleName, out.Trap, limitNote)
+		if out.TrapStack != "" {
+			msg += "\n" + indent(firstLines(out.TrapStack, 12))
+		}
+		return &exitError{code: exitTrap, msg: msg}
+	case out.ExitCode > 255:
+		return &exitError{code: 1, msg: fmt.Sprintf("%s exited with code %d, which does not fit an exit status%s", p.ModuleName, out.ExitCode, limitNote)}
+	case out.ExitCode != 0:
+		msg := ""
+		if limitNote != "" {
+			msg = fmt.Sprintf("%s exited with code %d%s", p.ModuleName, out.ExitCode, limitNote)
+		}
+		return &exitError{code: int(out.ExitCode), msg: msg}
+	}
+	return nil
+}
+
+func (a *app) chooseBackend(ctx context.Context, name string) (tee.Backend, error) {
+	if name == "auto" {
+		report := tee.Detect(ctx, tee.RealProbe())
+		b := report.Best()
+		a.log.Debug("backend detected", "backend", b)
+		if b != tee.Nil {
+			return "", &exitError{code: exitDonjon, msg: fmt.Sprintf("this machine supports the %s backend, which this version of donjon cannot use yet: pass --backend nil to run without protection", b)}
+		}
+		return b, nil
+	}
+	b, err := tee.ParseBackend(name)
+	if err != nil {
+		return "", &exitError{code: 2, msg: fmt.Sprintf("--backend %q: %v", name, err)}
+	}
+	if b != tee.Nil {
+		return "", &exitError{code: exitDonjon, msg: fmt.Sprintf("--backend %s is not implemented yet: use --backend nil (development only) or auto", b)}
+	}
+	return b, nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return config.Parse(path, data)
+}
+
+// applyFlags layers the command line over the config file.
+func applyFlags(cfg *config.Config, f *runFlags) error {
+	for _, kv := range f.env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || strings.ContainsRune(kv, 0) {
+			return &exitError{code: 2, msg: fmt.Sprintf("--env %q: use KEY=VALUE", kv)}
+		}
+		cfg.Env = slices.DeleteFunc(cfg.Env, func(v config.EnvVar) bool { return v.Name == name })
+		cfg.Env = append(cfg.Env, config.EnvVar{Name: name, Value: value})
+	}
+	var dirs []config.File
+	for _, d := range f.dirs {
+		file, err := config.ParseDirFlag(d, false)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("--dir: %v", err)}
+		}
+		dirs = append(dirs, file)
+	}
+	for _, d := range f.plainDirs {
+		file, err := config.ParseDirFlag(d, true)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("--plain-dir: %v", err)}
+		}
+		dirs = append(dirs, file)
+	}
+	// Directories go before any socket: guests find preopened directories
+	// by scanning from fd 3 and stop at the first one that is not.
+	at := slices.IndexFunc(cfg.Files, func(f config.File) bool {
+		return f.Kind == config.KindListen || f.Kind == config.KindConnect
+	})
+	if at < 0 {
+		at = len(cfg.Files)
+	}
+	cfg.Files = slices.Insert(cfg.Files, at, dirs...)
+	for i, a := range cfg.Files {
+		for _, b := range cfg.Files[:i] {
+			if a.Kind == config.KindDir && b.Kind == config.KindDir && a.Guest == b.Guest {
+				return &exitError{code: 2, msg: fmt.Sprintf("guest path %s is given twice: give each directory its own guest path", a.Guest)}
+			}
+		}
+	}
+	if f.memory != "" {
+		size, err := config.ParseMemory(f.memory)
+		if err != nil {
+			return &exitError{code: 2, msg: fmt.Sprintf("--memory: %v", err)}
+		}
+		cfg.Limits.Memory = size
+	}
+	if f.timeout < 0 {
+		return &exitError{code: 2, msg: "--timeout must be positive, e.g. 30s"}
+	}
+	if f.timeout > 0 {
+		cfg.Limits.Timeout = f.timeout
+	}
+	return nil
+}
+
+// plan resolves a config into what the keep process runs.
+func (a *app) plan(cfg *config.Config, f *runFlags, moduleName string, args []string) (*keep.Plan, error) {
+	p := &keep.Plan{
+		ModuleName:       moduleName,
+		Args:             append(slices.Clone(cfg.Args), args...),
+		Env:              cfg.Environ(),
+		MemoryLimitPages: cfg.Limits.MemoryPages(),
+		Timeout:          cfg.Limits.Timeout,
+	}
+	if p.MemoryLimitPages == 0 {
+		p.MemoryLimitPages = keep.DefaultMemoryLimitPages
+	}
+	for i, file := range cfg.Files {
+		fd := keep.FD{Kind: keep.FDKind(file.Kind), Name: file.FDName()}
+		switch file.Kind {
+		case config.KindListen, config.KindConnect:
+			return nil, fmt.Errorf("[[files]] entry %d is a %s socket: sockets are not supported by this version of donjon yet", i+1, file.Kind)
+		case config.KindDir:
+			host, err := filepath.Abs(file.HostPath)
+			if err != nil {
+				return nil, err
+			}
+			st, err := os.Stat(host)
+			if err != nil {
+				return nil, fmt.Errorf("directory for %s: %w", file.Guest, err)
+			}
+			if !st.IsDir() {
+				return nil, fmt.Errorf("directory for %s: %s is not a directory", file.Guest, host)
+			}
+			if !file.Plain {
+				fmt.Fprintf(a.stderr, "donjon: warning: %s is stored in plaintext in %s: sealed (encrypted) directories are not implemented yet; say --plain-dir or plain = true to silence this\n", file.Guest, host)
+			}
+			fd.HostPath, fd.GuestPath = host, file.Guest
+		}
+		p.FDs = append(p.FDs, fd)
+	}
+	if !f.noCache {
+		dir := f.cacheDir
+		if dir == "" {
+			if base, err := os.UserCacheDir(); err == nil {
+				dir = filepath.Join(base, "donjon")
+			} else {
+				a.log.Debug("no compiled-code cache", "err", err)
+			}
+		}
+		if dir != "" {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return nil, err
+			}
+			p.CacheDir = abs
+		}
+	}
+	return p, p.Validate()
+}
+
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &exitError{code: exitDonjon, msg: fmt.Sprintf("module: %v", err)}
+	}
+	defer f.Close()
+	wasm, err := io.ReadAll(io.LimitReader(f, keep.MaxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("module: %w", err)
+	}
+	if len(wasm) > keep.MaxModuleSize {
+		return nil, &exitError{code: exitDonjon, msg: fmt.Sprintf("module %s is over the %s limit", path, sizeString(keep.MaxModuleSize))}
+	}
+	if !isWasm(wasm) {
+		return nil, &exitError{code: exitDonjon, msg: fmt.Sprintf("%s is not a WebAssembly module (no \\0asm header): compile it for wasm32-wasi / wasip1", path)}
+	}
+	return wasm, nil
+}
+
+func isWasm(b []byte) bool { return len(b) >= 8 && string(b[:4]) == "\x00asm" }
+
+func sizeString(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	default:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], fmt.Sprintf("... %d more", len(lines)-n))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }
+
