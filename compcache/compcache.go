@@ -14,6 +14,7 @@
 package compcache
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -101,6 +103,11 @@ func (c *Cache) entryPath(moduleDigest [32]byte) string {
 // was an entry. A tampered or malformed entry is deleted and reported as
 // an error wrapping ErrTampered; workDir is then left empty so the caller
 // can compile afresh.
+//
+// The entry is read once, in chunks copied into private memory: each chunk
+// is fed to the MAC and written out from that same copy, so what lands in
+// workDir is exactly what was authenticated, and the files count only if
+// the tag at the end matches.
 func (c *Cache) Checkout(moduleDigest [32]byte, workDir string) (bool, error) {
 	path := c.entryPath(moduleDigest)
 	f, err := os.Open(path)
@@ -110,26 +117,112 @@ func (c *Cache) Checkout(moduleDigest [32]byte, workDir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("compcache: %w", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxBundle+1))
-	f.Close()
-	if err != nil {
-		return false, fmt.Errorf("compcache: %w", err)
+	defer f.Close()
+	err = c.extract(f, moduleDigest, workDir)
+	if err == nil {
+		return true, nil
 	}
-	files, err := c.open(moduleDigest, data)
-	if err != nil {
+	if cleanErr := emptyDir(workDir); cleanErr != nil {
+		return false, fmt.Errorf("compcache: %w", cleanErr)
+	}
+	if errors.Is(err, ErrTampered) {
 		_ = os.Remove(path)
-		return false, fmt.Errorf("compcache: %s: %w", path, err)
 	}
-	for _, fl := range files {
-		dst := filepath.Join(workDir, filepath.FromSlash(fl.name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return false, fmt.Errorf("compcache: %w", err)
+	return false, fmt.Errorf("compcache: %s: %w", path, err)
+}
+
+func (c *Cache) extract(f *os.File, moduleDigest [32]byte, workDir string) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	if size > maxBundle || size < int64(len(magic)+4+sha256.Size) {
+		return fmt.Errorf("%w: bad size %d", ErrTampered, size)
+	}
+	m := c.newMAC(moduleDigest)
+	body := &io.LimitedReader{R: f, N: size - sha256.Size}
+	r := bufio.NewReaderSize(io.TeeReader(body, m), 1<<20)
+
+	head := make([]byte, len(magic)+4)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return fmt.Errorf("%w: truncated", ErrTampered)
+	}
+	if string(head[:len(magic)]) != magic {
+		return fmt.Errorf("%w: bad header", ErrTampered)
+	}
+	n := binary.BigEndian.Uint32(head[len(magic):])
+	if n > maxFiles {
+		return fmt.Errorf("%w: %d files", ErrTampered, n)
+	}
+	var lens [8]byte
+	for range n {
+		if _, err := io.ReadFull(r, lens[:4]); err != nil {
+			return fmt.Errorf("%w: truncated", ErrTampered)
 		}
-		if err := os.WriteFile(dst, fl.data, 0o600); err != nil {
-			return false, fmt.Errorf("compcache: %w", err)
+		nl := binary.BigEndian.Uint32(lens[:4])
+		if nl > 4096 {
+			return fmt.Errorf("%w: file name of %d bytes", ErrTampered, nl)
+		}
+		name := make([]byte, nl)
+		if _, err := io.ReadFull(r, name); err != nil {
+			return fmt.Errorf("%w: truncated", ErrTampered)
+		}
+		if !filepath.IsLocal(filepath.FromSlash(string(name))) {
+			return fmt.Errorf("%w: file name %q", ErrTampered, name)
+		}
+		if _, err := io.ReadFull(r, lens[:]); err != nil {
+			return fmt.Errorf("%w: truncated", ErrTampered)
+		}
+		dl := binary.BigEndian.Uint64(lens[:])
+		if dl > maxBundle {
+			return fmt.Errorf("%w: file of %d bytes", ErrTampered, dl)
+		}
+		if err := writeFrom(filepath.Join(workDir, filepath.FromSlash(string(name))), r, int64(dl)); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	if _, err := r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w: trailing bytes", ErrTampered)
+	}
+	tag := make([]byte, sha256.Size+1)
+	if k, _ := io.ReadFull(f, tag); k != sha256.Size || !hmac.Equal(tag[:k], m.Sum(nil)) {
+		return ErrTampered
+	}
+	return nil
+}
+
+// writeFrom creates name and copies exactly n bytes from r into it.
+func writeFrom(name string, r io.Reader, n int64) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrTampered, err)
+	}
+	if _, err := io.CopyN(out, r, n); err != nil {
+		out.Close()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: truncated", ErrTampered)
+		}
+		return err
+	}
+	return out.Close()
+}
+
+// emptyDir removes everything inside dir, keeping dir itself.
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Commit seals every regular file under workDir into the module's entry,
@@ -183,60 +276,19 @@ func (c *Cache) seal(moduleDigest [32]byte, files []file) []byte {
 }
 
 func (c *Cache) mac(moduleDigest [32]byte, body []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write(moduleDigest[:])
-	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.engine))))
-	m.Write([]byte(c.engine))
+	m := c.newMAC(moduleDigest)
 	m.Write(body)
 	return m.Sum(nil)
 }
 
-// open verifies and decodes a bundle. The MAC is checked before anything
-// in it is interpreted.
-func (c *Cache) open(moduleDigest [32]byte, data []byte) ([]file, error) {
-	if len(data) > maxBundle || len(data) < len(magic)+4+sha256.Size {
-		return nil, fmt.Errorf("%w: bad size %d", ErrTampered, len(data))
-	}
-	body, tag := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if !hmac.Equal(tag, c.mac(moduleDigest, body)) {
-		return nil, ErrTampered
-	}
-	if !bytes.HasPrefix(body, []byte(magic)) {
-		return nil, fmt.Errorf("%w: bad header", ErrTampered)
-	}
-	r := body[len(magic):]
-	n := binary.BigEndian.Uint32(r)
-	r = r[4:]
-	if n > maxFiles {
-		return nil, fmt.Errorf("%w: %d files", ErrTampered, n)
-	}
-	files := make([]file, 0, n)
-	for range n {
-		if len(r) < 4 {
-			return nil, fmt.Errorf("%w: truncated", ErrTampered)
-		}
-		nl := binary.BigEndian.Uint32(r)
-		r = r[4:]
-		if uint64(len(r)) < uint64(nl)+8 {
-			return nil, fmt.Errorf("%w: truncated", ErrTampered)
-		}
-		name := string(r[:nl])
-		r = r[nl:]
-		dl := binary.BigEndian.Uint64(r)
-		r = r[8:]
-		if uint64(len(r)) < dl {
-			return nil, fmt.Errorf("%w: truncated", ErrTampered)
-		}
-		if !filepath.IsLocal(filepath.FromSlash(name)) {
-			return nil, fmt.Errorf("%w: file name %q", ErrTampered, name)
-		}
-		files = append(files, file{name: name, data: r[:dl]})
-		r = r[dl:]
-	}
-	if len(r) != 0 {
-		return nil, fmt.Errorf("%w: trailing bytes", ErrTampered)
-	}
-	return files, nil
+// newMAC returns an HMAC that has absorbed what binds an entry besides its
+// body: the module digest and the engine identity.
+func (c *Cache) newMAC(moduleDigest [32]byte) hash.Hash {
+	m := hmac.New(sha256.New, c.key)
+	m.Write(moduleDigest[:])
+	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.engine))))
+	m.Write([]byte(c.engine))
+	return m
 }
 
 func writeAtomic(path string, data []byte, perm fs.FileMode) error {

@@ -142,10 +142,18 @@ func TestEntryBinding(t *testing.T) {
 func TestNamesStayInside(t *testing.T) {
 	c := newCache(t, "engine 1", 1)
 	digest := sha256.Sum256([]byte("module"))
-	for _, name := range []string{"../escape", "/etc/passwd", "a/../../b"} {
+	for _, name := range []string{"../escape", "/etc/passwd", "a/../../b", ""} {
 		bundle := c.seal(digest, []file{{name: name, data: []byte("x")}})
-		if _, err := c.open(digest, bundle); !errors.Is(err, ErrTampered) {
-			t.Errorf("name %q: open err = %v", name, err)
+		if err := os.WriteFile(c.entryPath(digest), bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		work := filepath.Join(t.TempDir(), "work")
+		os.Mkdir(work, 0o700)
+		if ok, err := c.Checkout(digest, work); ok || !errors.Is(err, ErrTampered) {
+			t.Errorf("name %q: Checkout = %v, %v", name, ok, err)
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(work), "escape")); err == nil {
+			t.Errorf("name %q: a file was written outside the work directory", name)
 		}
 	}
 }
@@ -170,17 +178,28 @@ func TestLocalKey(t *testing.T) {
 	}
 }
 
-func FuzzOpen(f *testing.F) {
+// FuzzCheckout reads arbitrary entries, sealed or not: it never panics,
+// and writes nothing unless it reports a hit.
+func FuzzCheckout(f *testing.F) {
 	c, _ := Open(f.TempDir(), "engine", bytes.Repeat([]byte{1}, KeySize))
 	digest := sha256.Sum256([]byte("module"))
-	f.Add(c.seal(digest, []file{{name: "a/b", data: []byte("code")}}))
-	f.Add([]byte(magic))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		// Decoding with a valid MAC over arbitrary content must not panic.
-		_, _ = c.open(digest, data)
-		body := data
-		if len(body) > len(magic) {
-			_, _ = c.open(digest, append(bytes.Clone(body), c.mac(digest, body)...))
+	f.Add(c.seal(digest, []file{{name: "a/b", data: []byte("code")}}), false)
+	f.Add([]byte(magic), true)
+	f.Fuzz(func(t *testing.T, data []byte, sealIt bool) {
+		if sealIt {
+			// A valid tag over arbitrary content exercises the decoder.
+			data = append(bytes.Clone(data), c.mac(digest, data)...)
+		}
+		if err := os.WriteFile(c.entryPath(digest), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		work := t.TempDir()
+		ok, err := c.Checkout(digest, work)
+		if ok != (err == nil) {
+			t.Fatalf("Checkout = %v, %v", ok, err)
+		}
+		if entries, _ := os.ReadDir(work); !ok && len(entries) != 0 {
+			t.Fatalf("a failed Checkout left %d entries", len(entries))
 		}
 	})
 }

@@ -229,6 +229,7 @@ func (a *app) plan(cfg *config.Config, f *runFlags, moduleName string, args []st
 		Env:              cfg.Environ(),
 		MemoryLimitPages: cfg.Limits.MemoryPages(),
 		Timeout:          cfg.Limits.Timeout,
+		Debug:            a.verbose,
 	}
 	if p.MemoryLimitPages == 0 {
 		p.MemoryLimitPages = keep.DefaultMemoryLimitPages
