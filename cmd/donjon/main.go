@@ -107,4 +107,3 @@ func (a *app) keepCommand() *cobra.Command {
 		},
 	}
 }
-

@@ -319,4 +319,3 @@ func firstLines(s string, n int) string {
 }
 
 func indent(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }
-
