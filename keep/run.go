@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"donjon.dev/compcache"
@@ -27,7 +28,8 @@ type Result struct {
 	TrapStack string `json:"trap_stack,omitempty"`
 	// MemoryBytes is the guest's linear memory size when it ended.
 	MemoryBytes uint64 `json:"memory_bytes"`
-	// MemoryLimitReached tells that memory had grown to the limit.
+	// MemoryLimitReached tells that memory had grown so close to the limit
+	// that a typical allocator's next growth would not fit.
 	MemoryLimitReached bool `json:"memory_limit_reached,omitempty"`
 	// Cached tells that compiled code came from the cache.
 	Cached bool `json:"cached,omitempty"`
@@ -73,6 +75,9 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 	defer eng.Close(ctx)
 	mod, err := eng.Compile(ctx, wasm)
 	if err != nil {
+		if strings.Contains(err.Error(), "section memory") && strings.Contains(err.Error(), "over limit") {
+			return res, fmt.Errorf("%s: its initial memory is over the limit: raise --memory or limits.memory (%w)", p.ModuleName, err)
+		}
 		return res, fmt.Errorf("%s: %w", p.ModuleName, err)
 	}
 	log.Debug("compiled", "cached", res.Cached, "elapsed", time.Since(start))
@@ -80,10 +85,6 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		if err := cache.Commit(digest, cfg.CacheDir); err != nil {
 			log.Warn("could not store compiled code in the cache", "err", err)
 		}
-	}
-	if min := mod.MemoryMinPages(); min > p.MemoryLimitPages {
-		return res, fmt.Errorf("%s needs %d MiB of memory at start, over the limit of %d MiB: raise --memory or limits.memory",
-			p.ModuleName, uint64(min)*engine.PageSize>>20, uint64(p.MemoryLimitPages)*engine.PageSize>>20)
 	}
 
 	sys, err := newSystem(p, stdio)
@@ -103,7 +104,7 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 	log.Debug("guest ended", "elapsed", time.Since(start))
 	if m := inst.Memory(); m != nil {
 		res.MemoryBytes = uint64(m.Size())
-		res.MemoryLimitReached = res.MemoryBytes >= uint64(p.MemoryLimitPages)*engine.PageSize
+		res.MemoryLimitReached = nearLimit(res.MemoryBytes, uint64(p.MemoryLimitPages)*engine.PageSize)
 	}
 	var exit *engine.ExitError
 	var trap *engine.Trap
@@ -117,6 +118,15 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		return res, err
 	}
 	return res, nil
+}
+
+// nearLimit tells whether a memory of size bytes is close enough to limit
+// that its allocator's next request could have been refused: engines do
+// not report a refused memory.grow, and allocators grow in steps (Rust and
+// C by the allocation, Go by 4 MiB and up).
+func nearLimit(size, limit uint64) bool {
+	slack := max(limit/8, 4<<20)
+	return size+slack >= limit
 }
 
 // callEntry runs a command module's _start; a reactor's _initialize runs

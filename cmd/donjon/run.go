@@ -110,7 +110,8 @@ func (a *app) runKeep(ctx context.Context, f *runFlags, modulePath string, args 
 func outcomeError(p *keep.Plan, out keep.Outcome) error {
 	limitNote := ""
 	if out.MemoryLimitReached {
-		limitNote = fmt.Sprintf(" (it had used all of its %s memory limit: raise it with --memory or limits.memory)", sizeString(uint64(p.MemoryLimitPages)*65536))
+		limitNote = fmt.Sprintf(" (its memory had grown to %s of its %s limit: raise it with --memory or limits.memory)",
+			sizeString(out.MemoryBytes), sizeString(uint64(p.MemoryLimitPages)*65536))
 	}
 	switch {
 	case out.TimedOut:
@@ -305,6 +306,8 @@ func sizeString(n uint64) string {
 		return fmt.Sprintf("%d GiB", n>>30)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	default:
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
