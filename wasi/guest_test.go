@@ -1,0 +1,180 @@
+//go:build linux
+
+package wasi_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"donjon.dev/engine"
+	"donjon.dev/engine/wazero"
+	"donjon.dev/wasi"
+	"donjon.dev/wasi/hostfs"
+)
+
+// buildGuest builds testdata/guest for GOOS=wasip1 with the go command
+// running the tests.
+func buildGuest(t *testing.T) []byte {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the test guest with")
+	}
+	out := filepath.Join(t.TempDir(), "guest.wasm")
+	cmd := exec.Command(goCmd, "build", "-o", out, "./testdata/guest")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the guest: %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wasm
+}
+
+type guestRun struct {
+	args   []string
+	env    []string
+	stdin  func(w *os.File) // writes the guest's stdin, then closes w
+	dirs   map[string]string
+	code   uint32
+	stdout string
+}
+
+// run runs the guest on wazero with a System, stdin, stdout and stderr
+// being pipes.
+func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, stdout, stderr string) {
+	t.Helper()
+	stdinR, stdinW := pipe(t)
+	stdoutR, stdoutW := pipe(t)
+	stderrR, stderrW := pipe(t)
+	outc, errc := drain(stdoutR), drain(stderrR)
+	if g.stdin != nil {
+		go g.stdin(stdinW)
+	} else {
+		stdinW.Close()
+	}
+	fds := []wasi.FD{
+		wasi.Stream(stdinR, true, false),
+		wasi.Stream(stdoutW, false, true),
+		wasi.Stream(stderrW, false, true),
+	}
+	for guestPath, hostPath := range g.dirs {
+		d, err := hostfs.Open(hostPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, wasi.Preopen(guestPath, d))
+	}
+	sys, err := wasi.New(wasi.Config{Args: append([]string{"guest.wasm"}, g.args...), Env: g.env, FDs: fds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng, err := wazero.New(ctx, engine.Config{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	mod, err := eng.Compile(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := eng.Instantiate(ctx, mod, sys.Module())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close(ctx)
+	runErr := inst.Call(ctx, "_start")
+	stdoutW.Close()
+	stderrW.Close()
+	stdout, stderr = string(<-outc), string(<-errc)
+	var exit *engine.ExitError
+	switch {
+	case errors.As(runErr, &exit):
+		code = exit.Code
+	case runErr != nil:
+		t.Fatalf("guest failed: %v\nstdout:\n%s\nstderr:\n%s", runErr, stdout, stderr)
+	}
+	return code, stdout, stderr
+}
+
+func TestGoGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go guest")
+	}
+	wasm := buildGuest(t)
+	cache := t.TempDir()
+	data := t.TempDir()
+	cases := map[string]guestRun{
+		"fs": {
+			args: []string{"fs"},
+			dirs: map[string]string{"/data": data},
+			stdout: `read "hello\n"
+link -> a/b/hi.txt
+size through link: 6 true
+entry a true false
+entry link false true
+through link "hello\nagain\n"
+open through a link out: ENOTCAPABLE
+stat a link out: ENOTCAPABLE
+lstat a link out: ok
+symlink to an absolute path: ENOTCAPABLE
+open outside every preopen: Bad file number
+open missing: No such file or directory
+remove non-empty: Directory not empty
+after remove all: No such file or directory
+wrote 1048576
+`,
+		},
+		"stdin": {
+			args: []string{"stdin"},
+			stdin: func(w *os.File) {
+				w.Write([]byte("hello\n"))
+				time.Sleep(20 * time.Millisecond) // the guest waits in fd_read meanwhile
+				w.Write([]byte("world\n"))
+				w.Close()
+			},
+			stdout: "HELLO\nWORLD\nEOF <nil>\n",
+		},
+		"sleep": {args: []string{"sleep"}, stdout: "slept at least 20ms: true\n"},
+		"env": {
+			args:   []string{"env", "a b", "", "c"},
+			env:    []string{"B=2", "A=1"},
+			stdout: "a b||c\nA=1|B=2\n",
+		},
+		"exit": {args: []string{"exit"}, code: 3},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := c.run(t, wasm, cache)
+			if code != c.code || stdout != c.stdout {
+				t.Errorf("exit code %d, stdout:\n%s\nwant exit code %d, stdout:\n%s\nstderr:\n%s", code, stdout, c.code, c.stdout, stderr)
+			}
+		})
+	}
+	// What the fs guest left on the host.
+	if fi, err := os.Stat(filepath.Join(data, "big")); err != nil || fi.Size() != 1<<20 {
+		t.Errorf("big: %v", err)
+	}
+	if l, err := os.Readlink(filepath.Join(data, "out")); err != nil || l != "../.." {
+		t.Errorf("the link out: %q %v", l, err)
+	}
+	for _, gone := range []string{"a", "abs", "hello.txt"} {
+		if _, err := os.Lstat(filepath.Join(data, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v", gone, err)
+		}
+	}
+	if strings.Contains(cases["env"].stdout, "PATH=") {
+		t.Error("the host environment leaked in")
+	}
+}
