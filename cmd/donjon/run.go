@@ -50,7 +50,13 @@ Exit status: the program's own exit code; 124 when --timeout stopped it;
 134 when it trapped; 125 when donjon could not run it.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runKeep(cmd.Context(), &f, args[0], args[1:])
+			guestArgs := args[1:]
+			// "app.wasm -- args": the first "--" after the module only
+			// separates; a second one reaches the program.
+			if len(guestArgs) > 0 && guestArgs[0] == "--" {
+				guestArgs = guestArgs[1:]
+			}
+			return a.runKeep(cmd.Context(), &f, args[0], guestArgs)
 		},
 	}
 	fl := cmd.Flags()

@@ -108,6 +108,9 @@ func TestHelloExamples(t *testing.T) {
 			if r.code != 0 || !strings.Contains(strings.ToLower(r.stdout), "hello") || !strings.Contains(r.stdout, "from") {
 				t.Fatalf("%v", r)
 			}
+			if strings.Contains(r.stdout, `"--"`) {
+				t.Errorf("the separating -- reached the program: %s", r.stdout)
+			}
 			if n := strings.Count(r.stderr, nilWarning); n != 1 {
 				t.Errorf("nil warning printed %d times, want once:\n%s", n, r.stderr)
 			}
