@@ -474,3 +474,27 @@ func TestPlatformInfo(t *testing.T) {
 		t.Errorf("%v", r)
 	}
 }
+
+// The C guest calls the preview-1 functions the language runtimes leave
+// alone (fd_advise, fd_allocate, fd_renumber, fd_fdstat_set_rights, raw
+// fd_readdir cookies, poll_oneoff on every kind of subscription,
+// sched_yield, proc_raise) directly. Checks a runtime may fail softly
+// print FAIL too: donjon must pass them all.
+func TestRawWASICalls(t *testing.T) {
+	wasm := guest(t, "c")
+	for _, args := range [][]string{
+		{"wasi-fd", "/d"}, {"rights", "/d"}, {"preopens"}, {"poll-oneoff"}, {"poll-stdout"},
+		{"sleep-poll", "20"}, {"yield"}, {"raise", "2"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			r := donjon(t, "", nil, append([]string{"run", "--plain-dir", t.TempDir() + ":/d", wasm}, args...)...)
+			if r.code != 0 || strings.Contains(r.stdout, "FAIL") || r.stdout == "" {
+				t.Errorf("%v", r)
+			}
+		})
+	}
+	r := donjon(t, "", nil, "run", "--plain-dir", t.TempDir()+":/d", wasm, "rights", "/d")
+	if !strings.Contains(r.stdout, "write-after-drop errno 76") {
+		t.Errorf("a write after dropping FD_WRITE was not refused with ENOTCAPABLE (76): %s", r.stdout)
+	}
+}
