@@ -30,7 +30,7 @@ fuzz:
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
 bench: build
-	$(GO) run ./bench
+	$(GO) run ./bench -donjon $(DONJON)
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,134 @@
+// Command bench measures what running a program under donjon costs, as
+// ratios against the same program run natively in the same session: the
+// slowdown of compute-bound C and Go guests, and the start-up time of a
+// hello world, cold and from the compiled-code cache.
+//
+// Every figure is a ratio to a baseline measured in the same run, with
+// the runs of the things compared interleaved, the median of several
+// repetitions reported and their spread printed next to it: absolute times
+// on a shared machine say little, ratios measured side by side say more.
+// It is also a correctness check: a guest whose output differs from the
+// native program's for the same input stops the benchmark with an error.
+//
+// Usage (from the repository root; `make bench` builds donjon first):
+//
+//	go run ./bench [-donjon build/donjon] [-quick] [-reps N] [-startup-reps N]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(ctx, opts, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// options say what to measure and how often.
+type options struct {
+	Donjon      string        // the donjon binary to measure
+	Quick       bool          // small sizes and few repetitions: a smoke run
+	Reps        int           // timed repetitions of each compute pair
+	StartupReps int           // timed repetitions of each start-up set
+	ShaMB       int           // megabytes hashed by the sha256 workload
+	SieveN      int           // the prime sieve's upper bound
+	MatmulN     int           // the matrices' side
+	RunTimeout  time.Duration // the most one run may take
+	WorkDir     string        // where guests and caches go; empty: a temporary directory
+	Log         *slog.Logger  // progress, on stderr
+}
+
+// Default sizes keep `make bench` under about ten minutes on two cores.
+const (
+	defaultShaMB   = 100
+	defaultSieveN  = 50_000_000
+	defaultMatmulN = 800
+
+	quickShaMB   = 1
+	quickSieveN  = 100_000
+	quickMatmulN = 24
+)
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Donjon, "donjon", "build/donjon", "the donjon binary to measure (make build makes build/donjon)")
+	fs.BoolVar(&o.Quick, "quick", false, "a fast smoke run: small sizes, two repetitions; its figures mean little")
+	fs.IntVar(&o.Reps, "reps", 0, "timed repetitions of each compute benchmark (default 7, or 2 with -quick)")
+	fs.IntVar(&o.StartupReps, "startup-reps", 0, "timed repetitions of each start-up measurement (default 15, or 2 with -quick)")
+	fs.IntVar(&o.ShaMB, "sha-mb", 0, fmt.Sprintf("megabytes for sha256 (default %d, or %d with -quick)", defaultShaMB, quickShaMB))
+	fs.IntVar(&o.SieveN, "sieve-n", 0, fmt.Sprintf("upper bound of the prime sieve (default %d, or %d with -quick)", defaultSieveN, quickSieveN))
+	fs.IntVar(&o.MatmulN, "matmul-n", 0, fmt.Sprintf("side of the matrices multiplied (default %d, or %d with -quick)", defaultMatmulN, quickMatmulN))
+	fs.DurationVar(&o.RunTimeout, "run-timeout", 3*time.Minute, "the most any one run may take")
+	fs.StringVar(&o.WorkDir, "work", "", "directory for donjon's compiled-code caches (default: a temporary directory, removed at the end); guests are built into the shared test-guest cache")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments %q: bench takes flags only", fs.Args())
+		fmt.Fprintln(stderr, err)
+		return o, err
+	}
+	o.fillDefaults()
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return o, err
+	}
+	return o, nil
+}
+
+func (o *options) fillDefaults() {
+	pick := func(v *int, normal, quick int) {
+		if *v == 0 {
+			*v = normal
+			if o.Quick {
+				*v = quick
+			}
+		}
+	}
+	pick(&o.Reps, 7, 2)
+	pick(&o.StartupReps, 15, 2)
+	pick(&o.ShaMB, defaultShaMB, quickShaMB)
+	pick(&o.SieveN, defaultSieveN, quickSieveN)
+	pick(&o.MatmulN, defaultMatmulN, quickMatmulN)
+	if o.RunTimeout == 0 {
+		o.RunTimeout = 3 * time.Minute
+	}
+}
+
+func (o *options) validate() error {
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"-reps", o.Reps}, {"-startup-reps", o.StartupReps}, {"-sha-mb", o.ShaMB}, {"-sieve-n", o.SieveN}, {"-matmul-n", o.MatmulN}} {
+		if c.v < 1 {
+			return fmt.Errorf("%s must be at least 1", c.name)
+		}
+	}
+	if o.RunTimeout < 0 {
+		return fmt.Errorf("-run-timeout must be positive")
+	}
+	return nil
+}
