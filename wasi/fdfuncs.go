@@ -366,25 +366,7 @@ func (s *System) fdRead(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen, n
 	if errno != errnoSuccess {
 		return errno
 	}
-	out, ok := m.view(nPtr, 4)
-	if !ok {
-		return errnoFault
-	}
-	iovs, errno := s.gather(m, iovsPtr, iovsLen)
-	if errno != errnoSuccess {
-		return errno
-	}
-	var n int
-	err := s.blocking(ctx, e, false, func() (err error) {
-		n, err = e.file.Readv(iovs)
-		return err
-	})
-	s.release(iovs)
-	if err != nil && n == 0 {
-		return errnoOf(err)
-	}
-	le.PutUint32(out, uint32(n))
-	return errnoSuccess
+	return s.vectored(ctx, m, e, false, iovsPtr, iovsLen, nPtr, e.file.Readv)
 }
 
 func (s *System) fdWrite(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen, nPtr uint32) errno {
@@ -392,6 +374,13 @@ func (s *System) fdWrite(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen, 
 	if errno != errnoSuccess {
 		return errno
 	}
+	return s.vectored(ctx, m, e, true, iovsPtr, iovsLen, nPtr, e.file.Writev)
+}
+
+// vectored runs one scatter/gather transfer on e, waiting for readiness as
+// blocking does, and stores the byte count at nPtr. A transfer that moved
+// some bytes before failing reports the bytes; the error comes next call.
+func (s *System) vectored(ctx context.Context, m guestMem, e *entry, write bool, iovsPtr, iovsLen, nPtr uint32, transfer func([][]byte) (int, error)) errno {
 	out, ok := m.view(nPtr, 4)
 	if !ok {
 		return errnoFault
@@ -401,8 +390,8 @@ func (s *System) fdWrite(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen, 
 		return errno
 	}
 	var n int
-	err := s.blocking(ctx, e, true, func() (err error) {
-		n, err = e.file.Writev(iovs)
+	err := s.blocking(ctx, e, write, func() (err error) {
+		n, err = transfer(iovs)
 		return err
 	})
 	s.release(iovs)

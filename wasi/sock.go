@@ -120,25 +120,7 @@ func (s *System) sockSend(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen,
 	if errno != errnoSuccess {
 		return errno
 	}
-	out, ok := m.view(nPtr, 4)
-	if !ok {
-		return errnoFault
-	}
-	iovs, errno := s.gather(m, iovsPtr, iovsLen)
-	if errno != errnoSuccess {
-		return errno
-	}
-	var n int
-	err := s.blocking(ctx, e, true, func() (err error) {
-		n, err = e.sock.Send(iovs)
-		return err
-	})
-	s.release(iovs)
-	if err != nil && n == 0 {
-		return errnoOf(err)
-	}
-	le.PutUint32(out, uint32(n))
-	return errnoSuccess
+	return s.vectored(ctx, m, e, true, iovsPtr, iovsLen, nPtr, e.sock.Send)
 }
 
 func (s *System) sockShutdown(fd, how uint32) errno {
