@@ -22,6 +22,17 @@ func (s *System) dirArg(fd uint32, need rights) (*entry, errno) {
 	return e, errnoSuccess
 }
 
+// dirPathArg reads the two arguments most path calls start with: a
+// directory descriptor holding need, and a path beneath it.
+func (s *System) dirPathArg(m guestMem, fd uint32, need rights, ptr, n uint32) (*entry, string, errno) {
+	e, errno := s.dirArg(fd, need)
+	if errno != errnoSuccess {
+		return nil, "", errno
+	}
+	path, errno := pathArg(m, ptr, n)
+	return e, path, errno
+}
+
 // pathArg reads a path from the guest. Paths are relative to a directory
 // descriptor: an absolute one would leave it.
 func pathArg(m guestMem, ptr, n uint32) (string, errno) {
@@ -62,11 +73,7 @@ func lookupArg(flags uint32) (follow bool, errno errno) {
 }
 
 func (s *System) pathCreateDirectory(m guestMem, fd, ptr, n uint32) errno {
-	e, errno := s.dirArg(fd, rightPathCreateDirectory)
-	if errno != errnoSuccess {
-		return errno
-	}
-	path, errno := pathArg(m, ptr, n)
+	e, path, errno := s.dirPathArg(m, fd, rightPathCreateDirectory, ptr, n)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -248,11 +255,7 @@ func (s *System) pathReadlink(m guestMem, fd, ptr, n, buf, bufLen, usedPtr uint3
 }
 
 func (s *System) pathRemoveDirectory(m guestMem, fd, ptr, n uint32) errno {
-	e, errno := s.dirArg(fd, rightPathRemoveDirectory)
-	if errno != errnoSuccess {
-		return errno
-	}
-	path, errno := pathArg(m, ptr, n)
+	e, path, errno := s.dirPathArg(m, fd, rightPathRemoveDirectory, ptr, n)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -264,11 +267,7 @@ func (s *System) pathRename(m guestMem, oldFd, oldPtr, oldLen, newFd, newPtr, ne
 	if errno != errnoSuccess {
 		return errno
 	}
-	ne, errno := s.dirArg(newFd, rightPathRenameTarget)
-	if errno != errnoSuccess {
-		return errno
-	}
-	oldPath, errno := pathArg(m, oldPtr, oldLen)
+	ne, oldPath, errno := s.dirPathArg(m, newFd, rightPathRenameTarget, oldPtr, oldLen)
 	if errno != errnoSuccess {
 		return errno
 	}
@@ -300,11 +299,7 @@ func (s *System) pathSymlink(m guestMem, targetPtr, targetLen, fd, ptr, n uint32
 }
 
 func (s *System) pathUnlinkFile(m guestMem, fd, ptr, n uint32) errno {
-	e, errno := s.dirArg(fd, rightPathUnlinkFile)
-	if errno != errnoSuccess {
-		return errno
-	}
-	path, errno := pathArg(m, ptr, n)
+	e, path, errno := s.dirPathArg(m, fd, rightPathUnlinkFile, ptr, n)
 	if errno != errnoSuccess {
 		return errno
 	}
