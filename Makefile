@@ -4,7 +4,7 @@ BUILD     ?= build
 DONJON    := $(BUILD)/donjon
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build demo test lint fuzz bench clean
+.PHONY: all build demo test lint fuzz bench clean wasi-testsuite
 
 all: build
 
@@ -34,3 +34,10 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# The WebAssembly wasi-testsuite (branch prod/testsuite-base), run in process
+# on donjon's WASI. Its binaries are not in this repository: point
+# WASI_TESTSUITE at the tests/ directory of a local copy.
+wasi-testsuite:
+	@test -n "$(WASI_TESTSUITE)" || { echo "set WASI_TESTSUITE=/path/to/wasi-testsuite/tests"; exit 2; }
+	WASI_TESTSUITE=$(abspath $(WASI_TESTSUITE)) $(GO) test -count=1 -v -run 'TestWASITestsuite' ./wasi | grep -E '^(=== RUN|\s+--- (PASS|FAIL|SKIP)|ok|FAIL|PASS)' | grep -v '=== RUN'
