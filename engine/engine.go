@@ -102,6 +102,9 @@ type Module interface {
 	// MemoryMinPages is the minimum size of the module's memory in pages,
 	// or zero when it defines none.
 	MemoryMinPages() uint32
+	// Close releases the compiled code. Instances already made keep
+	// working.
+	Close(ctx context.Context) error
 }
 
 // Instance is an instantiated module.

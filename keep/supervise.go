@@ -192,10 +192,6 @@ func readPlan(r io.Reader) (*Plan, []byte, error) {
 func ChildMain(ctx context.Context, log *slog.Logger) int {
 	planFile := os.NewFile(planFD, "plan")
 	statusFile := os.NewFile(statusFD, "status")
-	if planFile == nil || statusFile == nil {
-		fmt.Fprintln(os.Stderr, "donjon: this command is internal: it runs a keep for `donjon run`")
-		return 125
-	}
 	defer statusFile.Close()
 	var st status
 	p, wasm, err := readPlan(planFile)
@@ -214,7 +210,16 @@ func ChildMain(ctx context.Context, log *slog.Logger) int {
 		st.Error = err.Error()
 	}
 	if err := json.NewEncoder(statusFile).Encode(st); err != nil {
+		// No supervisor is listening: this was not started by donjon run.
+		fmt.Fprintf(os.Stderr, "donjon: this command is internal to `donjon run` (%s)\n", firstNonEmpty(st.Error, err.Error()))
 		return 125
 	}
 	return 0
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

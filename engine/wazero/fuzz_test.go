@@ -40,5 +40,8 @@ func FuzzCompile(f *testing.F) {
 		_ = m.Imports()
 		_ = m.Exports()
 		_ = m.MemoryMinPages()
+		if err := m.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -205,6 +205,8 @@ func (m *module) MemoryMinPages() uint32 {
 	return 0
 }
 
+func (m *module) Close(ctx context.Context) error { return m.cm.Close(ctx) }
+
 type instance struct {
 	mod api.Module
 }
