@@ -4,7 +4,7 @@ BUILD     ?= build
 DONJON    := $(BUILD)/donjon
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build demo test lint fuzz bench clean wasi-testsuite
+.PHONY: all build deps demo test lint fuzz bench clean wasi-testsuite
 
 all: build
 
@@ -13,7 +13,13 @@ build:
 
 include examples/guests.mk
 
-demo: build guests
+# The Debian packages the C and Rust guests are built with (root installs
+# them; anyone else is told the apt-get command).
+deps:
+	@bash scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build guests
 	@bash scripts/demo.sh $(DONJON) $(BUILD)
 
 lint:
