@@ -60,6 +60,9 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (_ engine.Module, err
 			err = fmt.Errorf("invalid module: the decoder failed: %v", r)
 		}
 	}()
+	if err := precheck(wasm); err != nil {
+		return nil, fmt.Errorf("invalid module: %w", err)
+	}
 	if e.workers > 0 {
 		ctx = experimental.WithCompilationWorkers(ctx, e.workers)
 	}

@@ -183,3 +183,28 @@ func TestCompilationCacheDir(t *testing.T) {
 		t.Fatal("compilation cache directory is empty after compiling")
 	}
 }
+
+// Counts that wazero would size an allocation by before checking them are
+// refused up front: each of these once killed the process.
+func TestPrecheckRefusesHugeCounts(t *testing.T) {
+	ctx := context.Background()
+	eng, err := wazero.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	header := "\x00asm\x01\x00\x00\x00"
+	for name, tc := range map[string]struct{ module, want string }{
+		// type section: one func type with 2^32-1 params
+		"params": {header + "\x01\x07\x01\x60\xff\xff\xff\xff\x0f", "vector of 4294967295 entries"},
+		// code section: one body declaring 2^32-1 i32 locals
+		"locals": {header + "\x0a\x0a\x01\x08\x01\xff\xff\xff\xff\x0f\x7f\x0b", "over 50000 locals"},
+		// a section longer than the module
+		"section size": {header + "\x01\xff\x01\x00", "truncated"},
+	} {
+		_, err := eng.Compile(ctx, []byte(tc.module))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
+	}
+}
