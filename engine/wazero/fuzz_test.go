@@ -27,12 +27,14 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	ctx := context.Background()
-	eng, err := wazero.New(ctx, engine.Config{MemoryLimitPages: 16})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { eng.Close(ctx) })
 	f.Fuzz(func(t *testing.T, wasm []byte) {
+		// A fresh engine per input, as each keep process has: nothing one
+		// input leaves behind can make another fail.
+		eng, err := wazero.New(ctx, engine.Config{MemoryLimitPages: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close(ctx)
 		m, err := eng.Compile(ctx, wasm)
 		if err != nil {
 			return

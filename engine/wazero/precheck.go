@@ -13,9 +13,10 @@ const maxLocals = 50000
 // precheck walks the parts of a module whose counts wazero v1.12.0 uses to
 // size allocations before it has checked them against the bytes present:
 // a 90-byte module declaring 2^32 parameters makes it allocate 32 GiB and
-// kills the process (found by FuzzCompile). A vector of n entries needs at
-// least n bytes, and locals are bounded; everything else is left to
-// wazero's own validation.
+// kills the process, a 60-byte one declaring 10^8 exports takes 3.6 GiB
+// (both found by FuzzCompile). A vector of n entries needs at least n
+// bytes, and locals are bounded; everything else is left to wazero's own
+// validation.
 func precheck(wasm []byte) error {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return errors.New("not a WebAssembly module (no \\0asm header)")
@@ -34,14 +35,84 @@ func precheck(wasm []byte) error {
 		if err != nil {
 			return fmt.Errorf("section %d: %w", id, err)
 		}
-		switch id {
-		case 1:
+		switch {
+		case id == 0:
+			err = checkCustom(reader{b: body})
+		case id == 1:
 			err = checkTypes(reader{b: body})
-		case 10:
+		case id == 10:
 			err = checkCode(reader{b: body})
+		case id <= 11:
+			// Every other standard section is one vector.
+			br := reader{b: body}
+			_, err = br.count()
+		case id == 12:
+			// The data count: no module has more segments than bytes.
+			br := reader{b: body}
+			var n uint32
+			if n, err = br.u32(); err == nil && uint64(n) > uint64(len(wasm)) {
+				err = fmt.Errorf("data count %d is over the module's size", n)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("section %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// checkCustom bounds the vectors of the "name" section, which wazero
+// decodes; other custom sections are opaque to it.
+func checkCustom(r reader) error {
+	n, err := r.u32()
+	if err != nil {
+		return err
+	}
+	name, err := r.bytes(n)
+	if err != nil || string(name) != "name" {
+		return err
+	}
+	for r.len() > 0 {
+		id, err := r.byte()
+		if err != nil {
+			return err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		sub, err := r.bytes(size)
+		if err != nil {
+			return err
+		}
+		sr := reader{b: sub}
+		count, err := sr.count()
+		if err != nil {
+			return fmt.Errorf("name subsection %d: %w", id, err)
+		}
+		if id != 2 { // local names: a vector of vectors
+			continue
+		}
+		for range count {
+			if _, err := sr.u32(); err != nil {
+				return err
+			}
+			k, err := sr.count()
+			if err != nil {
+				return fmt.Errorf("local names: %w", err)
+			}
+			for range k {
+				if _, err := sr.u32(); err != nil {
+					return err
+				}
+				l, err := sr.u32()
+				if err != nil {
+					return err
+				}
+				if _, err := sr.bytes(l); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

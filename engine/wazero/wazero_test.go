@@ -208,3 +208,25 @@ func TestPrecheckRefusesHugeCounts(t *testing.T) {
 		}
 	}
 }
+
+// Every standard section's leading vector is bounded the same way.
+func TestPrecheckBoundsEveryVector(t *testing.T) {
+	ctx := context.Background()
+	eng, err := wazero.New(ctx, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(ctx)
+	for id := byte(2); id <= 11; id++ {
+		// section id, size 5, count 0x0fffffff in 4 bytes, one byte left
+		module := []byte("\x00asm\x01\x00\x00\x00")
+		module = append(module, id, 5, 0xff, 0xff, 0xff, 0x7f, 0)
+		if _, err := eng.Compile(ctx, module); err == nil || !strings.Contains(err.Error(), "vector of") {
+			t.Errorf("section %d: err = %v", id, err)
+		}
+	}
+	name := []byte("\x00asm\x01\x00\x00\x00\x00\x0c\x04name\x01\x05\xff\xff\xff\x7f\x00")
+	if _, err := eng.Compile(ctx, name); err == nil || !strings.Contains(err.Error(), "vector of") {
+		t.Errorf("name section: err = %v", err)
+	}
+}
