@@ -3,6 +3,7 @@ module donjon.dev
 go 1.26.0
 
 require (
+	github.com/google/go-configfs-tsm v0.3.3
 	github.com/google/go-sev-guest v0.15.0
 	github.com/google/go-tdx-guest v0.3.1
 	github.com/pelletier/go-toml/v2 v2.4.3

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,6 +98,7 @@ func checkEveryFlip(t *testing.T, quote []byte, opts Options) {
 	t.Helper()
 	end := signedEnd(t, quote)
 	authLen := int(binary.LittleEndian.Uint16(quote[1218:1220]))
+	certStart := 1220 + authLen + 6 // after the cert data type and size
 	regions := []struct {
 		name       string
 		start, end int
@@ -118,6 +120,11 @@ func checkEveryFlip(t *testing.T, quote []byte, opts Options) {
 				flipped := bytes.Clone(quote)
 				flipped[i] ^= mask
 				_, err := Verify(flipped, opts)
+				if err == nil && i >= certStart && sameCertChain(quote[certStart:], flipped[certStart:]) {
+					// The flip hit base64 padding bits of the PEM chain:
+					// the certificates decode to the very same DER.
+					continue
+				}
 				if err == nil {
 					t.Fatalf("%s: flip %#02x at offset %d accepted", region.name, mask, i)
 				}
@@ -132,6 +139,22 @@ func checkEveryFlip(t *testing.T, quote []byte, opts Options) {
 		}
 		if tested == 0 {
 			t.Fatalf("%s: empty region", region.name)
+		}
+	}
+}
+
+// sameCertChain tells whether two PEM certificate chains decode to the
+// same DER certificates.
+func sameCertChain(a, b []byte) bool {
+	for {
+		var ba, bb *pem.Block
+		ba, a = pem.Decode(a)
+		bb, b = pem.Decode(b)
+		if ba == nil || bb == nil {
+			return ba == nil && bb == nil
+		}
+		if !bytes.Equal(ba.Bytes, bb.Bytes) {
+			return false
 		}
 	}
 }
