@@ -65,3 +65,47 @@ func FuzzParseNilEvidence(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseEvidenceExtension(f *testing.F) {
+	for _, p := range []Platform{PlatformNil, PlatformSNP, PlatformTDX} {
+		der, err := testEvidence(p).Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(der)
+		f.Add(der[:len(der)/2])
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0x30, 0x00})
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
+	f.Fuzz(func(t *testing.T, der []byte) {
+		ev, err := ParseEvidenceExtension(der)
+		if err != nil {
+			if ev != nil {
+				t.Fatal("evidence returned with an error")
+			}
+			return
+		}
+		again, err := ev.Marshal()
+		if err != nil {
+			t.Fatalf("parsed evidence does not marshal: %v", err)
+		}
+		if !bytes.Equal(again, der) {
+			t.Fatalf("re-encoding differs:\n in %x\nout %x", der, again)
+		}
+		// The certificate table lookup must not panic on whatever parses.
+		_, _ = snpVCEK(ev.Certs)
+	})
+}
+
+func FuzzSNPVCEK(f *testing.F) {
+	f.Add(certTable(vcekGUID, []byte("vcek")))
+	f.Add([]byte{})
+	f.Add(make([]byte, 24))
+	f.Fuzz(func(t *testing.T, table []byte) {
+		vcek, err := snpVCEK(table)
+		if err == nil && (len(vcek) == 0 || len(vcek) > len(table)) {
+			t.Fatalf("VCEK of %d bytes from a %d-byte table", len(vcek), len(table))
+		}
+	})
+}

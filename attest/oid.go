@@ -47,7 +47,7 @@ var (
 	OIDEvidenceFormats = sub(Arc, 3)
 	// OIDFormatNil is the nil backend's evidence (see NilEvidence).
 	OIDFormatNil = sub(OIDEvidenceFormats, 1)
-	// OIDFormatSNP is a raw AMD SEV-SNP attestation report with its VCEK.
+	// OIDFormatSNP is a raw AMD SEV-SNP attestation report with its certificate table.
 	OIDFormatSNP = sub(OIDEvidenceFormats, 2)
 	// OIDFormatTDX is a raw Intel TDX quote (version 4).
 	OIDFormatTDX = sub(OIDEvidenceFormats, 3)
