@@ -281,21 +281,9 @@ func (s *System) fdPread(m guestMem, fd, iovsPtr, iovsLen uint32, offset uint64,
 	if errno != errnoSuccess {
 		return errno
 	}
-	out, ok := m.view(nPtr, 4)
-	if !ok {
-		return errnoFault
-	}
-	iovs, errno := s.gather(m, iovsPtr, iovsLen)
-	if errno != errnoSuccess {
-		return errno
-	}
-	n, err := e.file.Preadv(iovs, off)
-	s.release(iovs)
-	if err != nil && n == 0 {
-		return errnoOf(err)
-	}
-	le.PutUint32(out, uint32(n))
-	return errnoSuccess
+	return s.transferIovs(m, iovsPtr, iovsLen, nPtr, func(iovs [][]byte) (int, error) {
+		return e.file.Preadv(iovs, off)
+	})
 }
 
 func (s *System) fdPwrite(m guestMem, fd, iovsPtr, iovsLen uint32, offset uint64, nPtr uint32) errno {
@@ -307,21 +295,9 @@ func (s *System) fdPwrite(m guestMem, fd, iovsPtr, iovsLen uint32, offset uint64
 	if errno != errnoSuccess {
 		return errno
 	}
-	out, ok := m.view(nPtr, 4)
-	if !ok {
-		return errnoFault
-	}
-	iovs, errno := s.gather(m, iovsPtr, iovsLen)
-	if errno != errnoSuccess {
-		return errno
-	}
-	n, err := e.file.Pwritev(iovs, off)
-	s.release(iovs)
-	if err != nil && n == 0 {
-		return errnoOf(err)
-	}
-	le.PutUint32(out, uint32(n))
-	return errnoSuccess
+	return s.transferIovs(m, iovsPtr, iovsLen, nPtr, func(iovs [][]byte) (int, error) {
+		return e.file.Pwritev(iovs, off)
+	})
 }
 
 func (s *System) fdPrestatGet(m guestMem, fd, ptr uint32) errno {
@@ -378,9 +354,21 @@ func (s *System) fdWrite(ctx context.Context, m guestMem, fd, iovsPtr, iovsLen, 
 }
 
 // vectored runs one scatter/gather transfer on e, waiting for readiness as
-// blocking does, and stores the byte count at nPtr. A transfer that moved
-// some bytes before failing reports the bytes; the error comes next call.
+// blocking does, and stores the byte count at nPtr.
 func (s *System) vectored(ctx context.Context, m guestMem, e *entry, write bool, iovsPtr, iovsLen, nPtr uint32, transfer func([][]byte) (int, error)) errno {
+	return s.transferIovs(m, iovsPtr, iovsLen, nPtr, func(iovs [][]byte) (n int, err error) {
+		err = s.blocking(ctx, e, write, func() (err error) {
+			n, err = transfer(iovs)
+			return err
+		})
+		return n, err
+	})
+}
+
+// transferIovs reads the guest's iovecs, runs transfer over them and stores
+// the byte count at nPtr. A transfer that moved some bytes before failing
+// reports the bytes; the error comes with the next call.
+func (s *System) transferIovs(m guestMem, iovsPtr, iovsLen, nPtr uint32, transfer func([][]byte) (int, error)) errno {
 	out, ok := m.view(nPtr, 4)
 	if !ok {
 		return errnoFault
@@ -389,11 +377,7 @@ func (s *System) vectored(ctx context.Context, m guestMem, e *entry, write bool,
 	if errno != errnoSuccess {
 		return errno
 	}
-	var n int
-	err := s.blocking(ctx, e, write, func() (err error) {
-		n, err = transfer(iovs)
-		return err
-	})
+	n, err := transfer(iovs)
 	s.release(iovs)
 	if err != nil && n == 0 {
 		return errnoOf(err)
