@@ -3,6 +3,7 @@
 package wasi_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -40,12 +41,17 @@ func buildGuest(t *testing.T) []byte {
 }
 
 type guestRun struct {
-	args   []string
-	env    []string
-	stdin  func(w *os.File) // writes the guest's stdin, then closes w
-	dirs   map[string]string
-	code   uint32
-	stdout string
+	name  string // argv[0]; "guest.wasm" when empty
+	args  []string
+	env   []string
+	stdin func(w *os.File) // writes the guest's stdin, then closes w
+	// openStdin leaves stdin an empty pipe that never ends, when stdin is
+	// nil; otherwise stdin is at end of file.
+	openStdin bool
+	dirs      map[string]string
+	timeout   time.Duration // one minute when zero
+	code      uint32
+	stdout    string
 }
 
 // run runs the guest on wazero with a System, stdin, stdout and stderr
@@ -56,9 +62,12 @@ func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, std
 	stdoutR, stdoutW := pipe(t)
 	stderrR, stderrW := pipe(t)
 	outc, errc := drain(stdoutR), drain(stderrR)
-	if g.stdin != nil {
+	switch {
+	case g.stdin != nil:
 		go g.stdin(stdinW)
-	} else {
+	case g.openStdin:
+		defer stdinW.Close()
+	default:
 		stdinW.Close()
 	}
 	fds := []wasi.FD{
@@ -73,12 +82,13 @@ func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, std
 		}
 		fds = append(fds, wasi.Preopen(guestPath, d))
 	}
-	sys, err := wasi.New(wasi.Config{Args: append([]string{"guest.wasm"}, g.args...), Env: g.env, FDs: fds})
+	name := cmp.Or(g.name, "guest.wasm")
+	sys, err := wasi.New(wasi.Config{Args: append([]string{name}, g.args...), Env: g.env, FDs: fds})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sys.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(g.timeout, time.Minute))
 	defer cancel()
 	eng, err := wazero.New(ctx, engine.Config{CacheDir: cache})
 	if err != nil {

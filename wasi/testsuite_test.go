@@ -4,7 +4,6 @@ package wasi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,10 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"donjon.dev/engine"
-	"donjon.dev/engine/wazero"
-	"donjon.dev/wasi"
-	"donjon.dev/wasi/hostfs"
 )
 
 // TestWASITestsuite runs the WebAssembly wasi-testsuite (branch
@@ -98,64 +93,18 @@ func runSuiteCase(t *testing.T, wasmPath string) {
 	}
 	sort.Strings(env)
 
-	stdinR, stdinW := pipe(t)
-	stdoutR, stdoutW := pipe(t)
-	stderrR, stderrW := pipe(t)
-	defer stdinW.Close()
-	stdout, stderr := drain(stdoutR), drain(stderrR)
-
-	fds := []wasi.FD{
-		wasi.Stream(stdinR, true, false),
-		wasi.Stream(stdoutW, false, true),
-		wasi.Stream(stderrW, false, true),
+	g := guestRun{
+		name:      filepath.Base(wasmPath),
+		args:      spec.Args,
+		env:       env,
+		openStdin: true,
+		timeout:   2 * time.Minute,
 	}
 	if spec.Root != nil {
-		root := copyTree(t, filepath.Join(filepath.Dir(wasmPath), *spec.Root))
-		d, err := hostfs.Open(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, wasi.Preopen("/", d))
+		g.dirs = map[string]string{"/": copyTree(t, filepath.Join(filepath.Dir(wasmPath), *spec.Root))}
 	}
-	sys, err := wasi.New(wasi.Config{
-		Args: append([]string{filepath.Base(wasmPath)}, spec.Args...),
-		Env:  env,
-		FDs:  fds,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	eng, err := wazero.New(ctx, engine.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(ctx)
-	mod, err := eng.Compile(ctx, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := eng.Instantiate(ctx, mod, sys.Module())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
-	runErr := inst.Call(ctx, "_start")
-	stdoutW.Close()
-	stderrW.Close()
-	out, errOut := <-stdout, <-stderr
-
-	var exit *engine.ExitError
-	code := uint32(0)
-	switch {
-	case errors.As(runErr, &exit):
-		code = exit.Code
-	case runErr != nil:
-		t.Fatalf("guest failed: %v\nstdout:\n%s\nstderr:\n%s", runErr, out, errOut)
-	}
+	code, stdout, stderr := g.run(t, wasm, "")
+	out, errOut := []byte(stdout), []byte(stderr)
 	if code != spec.ExitCode {
 		t.Errorf("exit code %d, want %d", code, spec.ExitCode)
 	}
