@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestWASITestsuite runs the WebAssembly wasi-testsuite (branch
