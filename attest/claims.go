@@ -74,8 +74,21 @@ type Claims struct {
 	PlatformID []byte
 	// ModuleDigest and ConfigDigest are the SHA-256 digests of the workload's
 	// wasm module and Donjon.toml, bound by the evidence's report data.
+	// Both all-zero means the evidence bound no workload (an Enarx keep,
+	// which attests only its key): see WorkloadBound.
 	ModuleDigest [32]byte
 	ConfigDigest [32]byte
+	// Product is the SEV-SNP processor line the VCEK was issued for
+	// ("Milan", "Genoa", "Turin"), which decides how TCB is read (see
+	// snp.DecodeTCB). Empty for other platforms, and in a keep's own
+	// statement before anything verified it.
+	Product string
+}
+
+// WorkloadBound reports whether the evidence behind c binds a workload. Only
+// donjon keeps bind one; Enarx keeps bind their key alone.
+func (c *Claims) WorkloadBound() bool {
+	return c.ModuleDigest != [32]byte{} || c.ConfigDigest != [32]byte{}
 }
 
 // claimsASN1 is the DER layout of the claims extension's value:
@@ -89,7 +102,8 @@ type Claims struct {
 //	  measurement  OCTET STRING (SIZE(0..64)),
 //	  platformID   OCTET STRING (SIZE(0..64)),
 //	  moduleDigest OCTET STRING (SIZE(32)),
-//	  configDigest OCTET STRING (SIZE(32)) }
+//	  configDigest OCTET STRING (SIZE(32)),
+//	  product      UTF8String OPTIONAL } -- SNP only: "Milan", "Genoa", "Turin"
 type claimsASN1 struct {
 	Version      int
 	Platform     asn1.Enumerated
@@ -100,6 +114,7 @@ type claimsASN1 struct {
 	PlatformID   []byte
 	ModuleDigest []byte
 	ConfigDigest []byte
+	Product      string `asn1:"optional,utf8"`
 }
 
 // validate checks the rules both Marshal and ParseClaimsExtension enforce.
@@ -112,6 +127,15 @@ func (c *Claims) validate() error {
 	}
 	if c.Platform == PlatformNil && c.Debug {
 		return fmt.Errorf("%w: the nil platform has no debug mode", ErrClaims)
+	}
+	switch c.Product {
+	case "":
+	case "Milan", "Genoa", "Turin":
+		if c.Platform != PlatformSNP {
+			return fmt.Errorf("%w: product %q belongs to snp, not %s", ErrClaims, c.Product, c.Platform)
+		}
+	default:
+		return fmt.Errorf("%w: unknown SNP product %.40q", ErrClaims, c.Product)
 	}
 	for _, f := range []struct {
 		name string
@@ -139,6 +163,7 @@ func (c *Claims) Marshal() ([]byte, error) {
 		PlatformID:   c.PlatformID,
 		ModuleDigest: c.ModuleDigest[:],
 		ConfigDigest: c.ConfigDigest[:],
+		Product:      c.Product,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("attest: encoding claims: %w", err)
@@ -198,6 +223,7 @@ func ParseClaimsExtension(der []byte) (*Claims, error) {
 		TCB:         bytes.Clone(raw.TCB),
 		Measurement: bytes.Clone(raw.Measurement),
 		PlatformID:  bytes.Clone(raw.PlatformID),
+		Product:     raw.Product,
 	}
 	copy(c.ModuleDigest[:], raw.ModuleDigest)
 	copy(c.ConfigDigest[:], raw.ConfigDigest)
@@ -222,18 +248,22 @@ func ClaimsFromCertificate(cert *x509.Certificate) (*Claims, error) {
 	if cert == nil {
 		return nil, fmt.Errorf("%w: no certificate", ErrClaims)
 	}
+	return claimsFromExtensions(cert.Extensions)
+}
+
+func claimsFromExtensions(exts []pkix.Extension) (*Claims, error) {
 	var found *pkix.Extension
-	for i := range cert.Extensions {
-		if !cert.Extensions[i].Id.Equal(OIDClaims) {
+	for i := range exts {
+		if !exts[i].Id.Equal(OIDClaims) {
 			continue
 		}
 		if found != nil {
-			return nil, fmt.Errorf("%w: the certificate has the claims extension twice", ErrClaims)
+			return nil, fmt.Errorf("%w: the claims extension appears twice", ErrClaims)
 		}
-		found = &cert.Extensions[i]
+		found = &exts[i]
 	}
 	if found == nil {
-		return nil, fmt.Errorf("%w: the certificate has no donjon claims extension (%s): no steward verified its evidence", ErrClaims, OIDClaims)
+		return nil, fmt.Errorf("%w: there is no donjon claims extension (%s), so nothing states the workload", ErrClaims, OIDClaims)
 	}
 	return ParseClaimsExtension(found.Value)
 }

@@ -22,6 +22,7 @@ func testClaims(p Platform) *Claims {
 		c.TCB = []byte{3, 0, 0, 0, 0, 0, 8, 115}
 		c.Measurement = bytes.Repeat([]byte{0xa5}, 48)
 		c.PlatformID = bytes.Repeat([]byte{0x5a}, 64)
+		c.Product = "Genoa"
 	case PlatformTDX:
 		c.Debug = true
 		c.TCB = bytes.Repeat([]byte{2}, 16)
@@ -85,7 +86,7 @@ func TestClaimsRejects(t *testing.T) {
 	raw := func(mod func(*claimsASN1)) []byte {
 		c := testClaims(PlatformSNP)
 		r := claimsASN1{ClaimsVersion, asn1.Enumerated(c.Platform), c.Insecure, c.Debug,
-			c.TCB, c.Measurement, c.PlatformID, c.ModuleDigest[:], c.ConfigDigest[:]}
+			c.TCB, c.Measurement, c.PlatformID, c.ModuleDigest[:], c.ConfigDigest[:], c.Product}
 		mod(&r)
 		der, err := asn1.Marshal(r)
 		if err != nil {
@@ -123,6 +124,8 @@ func TestClaimsRejects(t *testing.T) {
 		"huge measurement":   {raw(func(r *claimsASN1) { r.Measurement = make([]byte, 65) }), "measurement"},
 		"huge tcb":           {raw(func(r *claimsASN1) { r.TCB = make([]byte, 65) }), "tcb"},
 		"huge platform id":   {raw(func(r *claimsASN1) { r.PlatformID = make([]byte, 65) }), "platform id"},
+		"unknown product":    {raw(func(r *claimsASN1) { r.Product = "Naples" }), "unknown SNP product"},
+		"product on tdx":     {raw(func(r *claimsASN1) { r.Platform = asn1.Enumerated(PlatformTDX); r.Product = "Milan" }), "belongs to snp"},
 		"extra element":      {extraElement, "canonical"},
 		"long-form length":   {longForm, "length"},
 		"not a sequence":     {append([]byte{0x31}, good[1:]...), "SEQUENCE"},

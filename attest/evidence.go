@@ -198,6 +198,16 @@ type VerifyOptions struct {
 	SNPRoots []snp.Root
 	// TDXRoots are the trusted Intel roots; nil means the real Intel SGX Root CA.
 	TDXRoots []*x509.Certificate
+	// SNPVCEK is the VCEK (DER) to check an SNP report with when the
+	// evidence's certificate table has none (the host attached no table):
+	// from a cache or AMD's KDS. It is checked against SNPRoots like any
+	// other.
+	SNPVCEK []byte
+	// SNPCRLs are AMD revocation lists to apply (see snp.Options.CRLs).
+	SNPCRLs []*x509.RevocationList
+	// CAs are the steward CA certificates trusted to issue keep
+	// certificates (VerifyChain); nil trusts none.
+	CAs []*x509.Certificate
 	// AllowInsecure accepts the nil backend (development only).
 	AllowInsecure bool
 	// AllowDebug accepts a TEE in debug mode (development only).
@@ -209,11 +219,19 @@ type VerifyOptions struct {
 // digests), and returns the claims it proves. It checks authenticity,
 // binding, insecure and debug; TCB and measurement policy are the caller's.
 func VerifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts VerifyOptions) (*Claims, error) {
+	r, err := verifyEvidence(ev, spki, module, config, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Claims, nil
+}
+
+func verifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts VerifyOptions) (*Result, error) {
 	if opts.Now.IsZero() {
 		return nil, errors.New("attest: VerifyOptions.Now is required: pass the verification time explicitly")
 	}
 	want := ReportData(spki, module, config)
-	var c *Claims
+	r := &Result{Source: SourceEvidence}
 	switch ev.Platform {
 	case PlatformNil:
 		if len(ev.Certs) != 0 {
@@ -223,28 +241,24 @@ func VerifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts Veri
 		if err != nil {
 			return nil, err
 		}
-		c = nc
+		r.Claims = *nc
 	case PlatformSNP:
 		vcek, err := snpVCEK(ev.Certs)
 		if err != nil {
-			return nil, err
+			if len(opts.SNPVCEK) == 0 {
+				return nil, err
+			}
+			vcek = opts.SNPVCEK
 		}
-		sc, err := snp.Verify(ev.Report, vcek, snp.Options{Now: opts.Now, Roots: opts.SNPRoots})
+		sc, err := snp.Verify(ev.Report, vcek, snp.Options{Now: opts.Now, Roots: opts.SNPRoots, CRLs: opts.SNPCRLs})
 		if err != nil {
 			return nil, fmt.Errorf("attest: snp evidence: %w", err)
 		}
 		if err := CheckReportData(sc.ReportData[:], spki, module, config); err != nil {
 			return nil, err
 		}
-		var tcb [8]byte
-		binary.LittleEndian.PutUint64(tcb[:], sc.ReportedTCB.Raw)
-		c = &Claims{
-			Platform:    PlatformSNP,
-			Debug:       sc.Policy.Debug,
-			TCB:         tcb[:],
-			Measurement: bytes.Clone(sc.Measurement[:]),
-			PlatformID:  bytes.Clone(sc.ChipID[:]),
-		}
+		r.Claims = snpClaims(sc)
+		r.SNP = sc
 	case PlatformTDX:
 		if len(ev.Certs) != 0 {
 			return nil, fmt.Errorf("%w: TDX evidence carries a certificate table; the PCK chain belongs in the quote", ErrEvidence)
@@ -256,22 +270,37 @@ func VerifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts Veri
 		if err := CheckReportData(tc.ReportData, spki, module, config); err != nil {
 			return nil, err
 		}
-		c = &Claims{
+		r.Claims = Claims{
 			Platform:    PlatformTDX,
 			Debug:       tc.Debug,
 			TCB:         bytes.Clone(tc.TEETCBSVN),
 			Measurement: bytes.Clone(tc.MRTD),
 			PlatformID:  bytes.Clone(tc.FMSPC),
 		}
+		r.TDX = tc
 	default:
 		return nil, fmt.Errorf("%w: unknown platform %d", ErrEvidence, int(ev.Platform))
 	}
-	if c.Debug && !opts.AllowDebug {
+	if r.Claims.Debug && !opts.AllowDebug {
 		return nil, ErrDebug
 	}
-	c.ModuleDigest = module
-	c.ConfigDigest = config
-	return c, nil
+	r.Claims.ModuleDigest = module
+	r.Claims.ConfigDigest = config
+	return r, nil
+}
+
+// snpClaims are the claims verified SNP evidence proves, workload aside.
+func snpClaims(sc *snp.Claims) Claims {
+	var tcb [8]byte
+	binary.LittleEndian.PutUint64(tcb[:], sc.ReportedTCB.Raw)
+	return Claims{
+		Platform:    PlatformSNP,
+		Debug:       sc.Policy.Debug,
+		TCB:         tcb[:],
+		Measurement: bytes.Clone(sc.Measurement[:]),
+		PlatformID:  bytes.Clone(sc.ChipID[:]),
+		Product:     sc.Product,
+	}
 }
 
 // SNP certificate table layout (SEV-SNP firmware ABI, extended guest

@@ -80,6 +80,14 @@ func VerifySelfSigned(certDER []byte, opts VerifyOptions) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSelfSigned, err)
 	}
+	r, err := verifySelfSigned(cert, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &r.Claims, nil
+}
+
+func verifySelfSigned(cert *x509.Certificate, opts VerifyOptions) (*Result, error) {
 	// CheckSignatureFrom would demand CA basic constraints; a keep's leaf
 	// certificate is not a CA, it only signs itself.
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
@@ -97,22 +105,22 @@ func VerifySelfSigned(certDER []byte, opts VerifyOptions) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	proven, err := VerifyEvidence(*ev, cert.RawSubjectPublicKeyInfo, stated.ModuleDigest, stated.ConfigDigest, opts)
+	r, err := verifyEvidence(*ev, cert.RawSubjectPublicKeyInfo, stated.ModuleDigest, stated.ConfigDigest, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := sameClaims(stated, proven); err != nil {
+	if err := sameClaims(stated, &r.Claims, ErrSelfSigned); err != nil {
 		return nil, err
 	}
-	return proven, nil
+	return r, nil
 }
 
 // sameClaims requires the claims a certificate states to be what its
 // evidence proves, so no relying party reads an unproven claim from it.
-// An empty stated platform id is allowed (see DeclaredClaims).
-func sameClaims(stated, proven *Claims) error {
+// An empty stated platform id or product is allowed (see DeclaredClaims).
+func sameClaims(stated, proven *Claims, kind error) error {
 	mismatch := func(field string) error {
-		return fmt.Errorf("%w: its claims extension states another %s than its evidence proves", ErrSelfSigned, field)
+		return fmt.Errorf("%w: its claims extension states another %s than its evidence proves", kind, field)
 	}
 	switch {
 	case stated.Platform != proven.Platform:
@@ -127,6 +135,8 @@ func sameClaims(stated, proven *Claims) error {
 		return mismatch("measurement")
 	case len(stated.PlatformID) != 0 && !bytes.Equal(stated.PlatformID, proven.PlatformID):
 		return mismatch("platform id")
+	case stated.Product != "" && stated.Product != proven.Product:
+		return mismatch("product")
 	case stated.ModuleDigest != proven.ModuleDigest || stated.ConfigDigest != proven.ConfigDigest:
 		return mismatch("workload digests")
 	}

@@ -162,16 +162,22 @@ func (id *Identity) SelfSigned(now time.Time, validity time.Duration) ([]byte, e
 	return der, nil
 }
 
-// CSR returns a DER PKCS#10 request for the key that carries the evidence
-// extension as a requested extension, for a steward.
+// CSR returns a DER PKCS#10 request for the key, for a steward. It carries
+// the evidence extension and the claims extension, which states the
+// workload digests the evidence binds (the steward cannot recompute the
+// report data without them); the steward checks both with attest.VerifyCSR.
 func (id *Identity) CSR() ([]byte, error) {
 	evExt, err := id.evidence.Extension()
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
+	claimsExt, err := id.claims.Extension()
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
 	tmpl := &x509.CertificateRequest{
 		Subject:         pkix.Name{CommonName: id.commonName()},
-		ExtraExtensions: []pkix.Extension{evExt},
+		ExtraExtensions: []pkix.Extension{evExt, claimsExt},
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, id.key)
 	if err != nil {

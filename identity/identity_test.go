@@ -328,3 +328,220 @@ func reissue(t *testing.T, der []byte, edit func(*attest.Claims), key *ecdsa.Pri
 	}
 	return out
 }
+
+func TestVerifyCSR(t *testing.T) {
+	id, fake := newSNPIdentity(t, false)
+	der, err := id.CSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := attest.VerifyOptions{Now: verifyAt, SNPRoots: []snp.Root{fake.Root}}
+	r, csr, err := attest.VerifyCSR(der, opts)
+	if err != nil {
+		t.Fatalf("VerifyCSR: %v", err)
+	}
+	if r.Source != attest.SourceEvidence || r.SNP == nil || r.Claims.Platform != attest.PlatformSNP ||
+		r.Claims.ModuleDigest != module || r.Claims.ConfigDigest != config || r.Claims.Product != snp.Milan {
+		t.Fatalf("result %+v, want SNP donjon evidence for the workload on Milan", r)
+	}
+	if !bytes.Equal(csr.RawSubjectPublicKeyInfo, id.PublicKeyDER()) {
+		t.Fatal("VerifyCSR returned a request for another key")
+	}
+
+	// The real AMD roots do not trust the fake chain: authentic-looking but
+	// not genuine, so not a malformed request.
+	if _, _, err := attest.VerifyCSR(der, attest.VerifyOptions{Now: verifyAt}); err == nil || errors.Is(err, attest.ErrCSR) {
+		t.Fatalf("VerifyCSR against the real roots: %v, want a verification failure that is not ErrCSR", err)
+	}
+	// Every byte of the request matters: flip a few spread over it.
+	for _, at := range []int{len(der) / 5, len(der) / 2, len(der) - 80} {
+		bad := bytes.Clone(der)
+		bad[at] ^= 0x40
+		if _, _, err := attest.VerifyCSR(bad, opts); err == nil {
+			t.Errorf("VerifyCSR accepted a request with byte %d flipped", at)
+		}
+	}
+	if _, _, err := attest.VerifyCSR([]byte("not a csr"), opts); !errors.Is(err, attest.ErrCSR) {
+		t.Fatalf("garbage: %v, want ErrCSR", err)
+	}
+}
+
+// csrWith signs a request for key carrying exts.
+func csrWith(t *testing.T, key *ecdsa.PrivateKey, exts ...pkix.Extension) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "x"}, ExtraExtensions: exts}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestVerifyCSRRejects(t *testing.T) {
+	id, fake := newSNPIdentity(t, false)
+	opts := attest.VerifyOptions{Now: verifyAt, SNPRoots: []snp.Root{fake.Root}}
+	ev := id.Evidence()
+	evExt, err := ev.Extension()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stated, err := attest.DeclaredClaims(ev, module, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherConfig := *stated
+	otherConfig.ConfigDigest[0] ^= 1
+	otherConfigExt, _ := otherConfig.Extension()
+	otherMeasurement := *stated
+	otherMeasurement.Measurement = bytes.Repeat([]byte{7}, 48)
+	otherMeasurementExt, _ := otherMeasurement.Extension()
+	claimsExt, _ := stated.Extension()
+	stranger, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+
+	cases := map[string]struct {
+		der  []byte
+		want error
+	}{
+		"no evidence":             {csrWith(t, stranger), attest.ErrCSR},
+		"no claims":               {csrWith(t, stranger, evExt), attest.ErrCSR},
+		"evidence for other key":  {csrWith(t, stranger, evExt, claimsExt), attest.ErrReportData},
+		"claims another config":   {csrWith(t, stranger, evExt, otherConfigExt), attest.ErrReportData},
+		"two evidence extensions": {csrWith(t, stranger, evExt, pkix.Extension{Id: attest.OIDEnarxSNP, Value: []byte{5, 0}}), attest.ErrCSR},
+		"enarx sgx":               {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxSGX, Value: []byte{5, 0}}), attest.ErrUnsupported},
+		"enarx kvm":               {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxKVM, Value: []byte{5, 0}}), attest.ErrUnsupported},
+		"enarx snp garbage":       {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxSNP, Value: []byte{5, 0}}), attest.ErrCSR},
+	}
+	for name, tc := range cases {
+		if _, _, err := attest.VerifyCSR(tc.der, opts); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	// The keep's own key with a claims extension that states another
+	// measurement than the evidence proves: binding holds, claims lie.
+	lying := csrWith(t, id.key, evExt, otherMeasurementExt)
+	if _, _, err := attest.VerifyCSR(lying, opts); !errors.Is(err, attest.ErrCSR) || !strings.Contains(err.Error(), "measurement") {
+		t.Fatalf("lying claims: %v, want ErrCSR about the measurement", err)
+	}
+
+	nilID, err := New(context.Background(), tee.NilPlatform{}, module, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nilCSR, err := nilID.CSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := attest.VerifyCSR(nilCSR, opts); !errors.Is(err, attest.ErrInsecure) {
+		t.Fatalf("nil CSR: %v, want ErrInsecure", err)
+	}
+	opts.AllowInsecure = true
+	if r, _, err := attest.VerifyCSR(nilCSR, opts); err != nil || !r.Claims.Insecure {
+		t.Fatalf("nil CSR with AllowInsecure: %v", err)
+	}
+}
+
+// testCA issues keep certificates the way a steward does.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: chainCreated, NotAfter: chainCreated.Add(365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert, key}
+}
+
+func (ca *testCA) issue(t *testing.T, pub any, c *attest.Claims) *x509.Certificate {
+	t.Helper()
+	ext, err := c.Extension()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "keep"},
+		NotBefore: issuedAt, NotAfter: issuedAt.Add(4 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, ExtraExtensions: []pkix.Extension{ext},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+func TestVerifyChain(t *testing.T) {
+	id, fake := newSNPIdentity(t, false)
+	self, err := x509.ParseCertificate(selfSigned(t, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := attest.VerifyOptions{Now: verifyAt, SNPRoots: []snp.Root{fake.Root}}
+	r, err := attest.VerifyChain([]*x509.Certificate{self}, opts)
+	if err != nil || r.Source != attest.SourceEvidence || r.Claims.ModuleDigest != module {
+		t.Fatalf("self-signed chain: %+v, %v", r, err)
+	}
+
+	ca := newTestCA(t, "steward CA")
+	proven, _, err := attest.VerifyCSR(must(id.CSR()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := ca.issue(t, id.key.Public(), &proven.Claims)
+	withCA := attest.VerifyOptions{Now: verifyAt, CAs: []*x509.Certificate{ca.cert}}
+	for name, chain := range map[string][]*x509.Certificate{
+		"pkipath order": {ca.cert, leaf},
+		"tls order":     {leaf, ca.cert},
+		"leaf only":     {leaf},
+	} {
+		r, err := attest.VerifyChain(chain, withCA)
+		if err != nil || r.Source != attest.SourceSteward || r.Claims.Measurement == nil || !r.NotAfter.Equal(leaf.NotAfter) {
+			t.Errorf("%s: %+v, %v", name, r, err)
+		}
+	}
+	rejects := map[string]struct {
+		chain []*x509.Certificate
+		opts  attest.VerifyOptions
+	}{
+		"no CA trusted":  {[]*x509.Certificate{ca.cert, leaf}, attest.VerifyOptions{Now: verifyAt}},
+		"other CA":       {[]*x509.Certificate{leaf}, attest.VerifyOptions{Now: verifyAt, CAs: []*x509.Certificate{newTestCA(t, "other").cert}}},
+		"expired":        {[]*x509.Certificate{leaf}, attest.VerifyOptions{Now: leaf.NotAfter.Add(time.Second), CAs: withCA.CAs}},
+		"no claims":      {[]*x509.Certificate{ca.cert}, withCA},
+		"empty":          {nil, withCA},
+		"self, no roots": {[]*x509.Certificate{self}, attest.VerifyOptions{Now: verifyAt}},
+	}
+	for name, tc := range rejects {
+		if _, err := attest.VerifyChain(tc.chain, tc.opts); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+
+	// A steward certificate for a nil keep says insecure: refused unless allowed.
+	nilClaims := &attest.Claims{Platform: attest.PlatformNil, Insecure: true, ModuleDigest: module, ConfigDigest: config}
+	nilLeaf := ca.issue(t, id.key.Public(), nilClaims)
+	if _, err := attest.VerifyChain([]*x509.Certificate{nilLeaf}, withCA); !errors.Is(err, attest.ErrInsecure) {
+		t.Fatalf("insecure steward certificate: %v, want ErrInsecure", err)
+	}
+	withCA.AllowInsecure = true
+	if r, err := attest.VerifyChain([]*x509.Certificate{nilLeaf}, withCA); err != nil || !r.Claims.Insecure {
+		t.Fatalf("insecure steward certificate with AllowInsecure: %v", err)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

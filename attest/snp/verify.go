@@ -67,7 +67,10 @@ type TCB struct {
 	Microcode  uint8
 }
 
-func decodeTCB(product string, raw uint64) TCB {
+// DecodeTCB splits a raw TCB_VERSION (as in a report, little-endian) into its
+// parts for product ("Milan", "Genoa" or "Turin"; anything else is read with
+// the Milan/Genoa layout).
+func DecodeTCB(product string, raw uint64) TCB {
 	b := func(i uint) uint8 { return uint8(raw >> (8 * i)) }
 	if product == Turin {
 		return TCB{Raw: raw, FMC: b(0), Bootloader: b(1), TEE: b(2), SNP: b(3), Microcode: b(7)}
@@ -364,10 +367,10 @@ func claimsOf(r *spb.Report, product string) *Claims {
 		GuestSVN:     r.GuestSvn,
 		VMPL:         r.Vmpl,
 		PlatformInfo: r.PlatformInfo,
-		ReportedTCB:  decodeTCB(product, r.ReportedTcb),
-		CurrentTCB:   decodeTCB(product, r.CurrentTcb),
-		CommittedTCB: decodeTCB(product, r.CommittedTcb),
-		LaunchTCB:    decodeTCB(product, r.LaunchTcb),
+		ReportedTCB:  DecodeTCB(product, r.ReportedTcb),
+		CurrentTCB:   DecodeTCB(product, r.CurrentTcb),
+		CommittedTCB: DecodeTCB(product, r.CommittedTcb),
+		LaunchTCB:    DecodeTCB(product, r.LaunchTcb),
 		CurrentFirmware: Firmware{
 			Major: uint8(r.CurrentMajor), Minor: uint8(r.CurrentMinor), Build: uint8(r.CurrentBuild),
 		},

@@ -174,12 +174,12 @@ func TestVerifyRejectsUnhandledVersions(t *testing.T) {
 
 func TestDecodeTCBLayouts(t *testing.T) {
 	raw := uint64(0x4405000000000002)
-	if got := decodeTCB(Milan, raw); got.Bootloader != 2 || got.SNP != 5 || got.Microcode != 0x44 || got.FMC != 0 {
+	if got := DecodeTCB(Milan, raw); got.Bootloader != 2 || got.SNP != 5 || got.Microcode != 0x44 || got.FMC != 0 {
 		t.Errorf("Milan layout: %+v", got)
 	}
 	// Turin: FMC, bootloader, TEE, SNP in bytes 0..3, microcode in byte 7.
 	turin := uint64(0x48_00_00_00_18_04_03_01)
-	if got := decodeTCB(Turin, turin); got != (TCB{Raw: turin, FMC: 1, Bootloader: 3, TEE: 4, SNP: 0x18, Microcode: 0x48}) {
+	if got := DecodeTCB(Turin, turin); got != (TCB{Raw: turin, FMC: 1, Bootloader: 3, TEE: 4, SNP: 0x18, Microcode: 0x48}) {
 		t.Errorf("Turin layout: %+v", got)
 	}
 }
