@@ -351,3 +351,14 @@ func allZeroBytes(b []byte) bool {
 	}
 	return true
 }
+
+// HasVCEK reports whether SNP evidence carries a usable VCEK in its
+// certificate table. Without one a verifier needs it from elsewhere
+// (VerifyOptions.SNPVCEK).
+func (e *Evidence) HasVCEK() bool {
+	if e.Platform != PlatformSNP {
+		return false
+	}
+	_, err := snpVCEK(e.Certs)
+	return err == nil
+}

@@ -1,0 +1,271 @@
+// Package steward is donjon's attestation service: it verifies the evidence
+// in a keep's certificate request against a policy and issues the keep a
+// short-lived certificate carrying the verified claims.
+//
+// The wire protocol is Enarx's: POST / with Content-Type application/pkcs10
+// and a DER CSR; 200 with a DER PkiPath (SEQUENCE OF Certificate, CA first,
+// keep last), 400 with a one-line reason for malformed input, 403 with the
+// rule that failed when the evidence does not satisfy the policy.
+package steward
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"donjon.dev/attest"
+	"donjon.dev/attest/snp"
+)
+
+// Policy is what the steward demands of verified claims (see package
+// attest/policy).
+type Policy interface {
+	// Check returns nil or an error naming the rule the claims fail.
+	Check(c *attest.Claims) error
+	// Lifetime is how long issued certificates are valid.
+	Lifetime() time.Duration
+	// AllowsInsecure reports whether nil-backend keeps may be certified.
+	AllowsInsecure() bool
+	// AllowsDebug reports whether TEEs in debug mode may be certified.
+	AllowsDebug() bool
+}
+
+// VCEKSource finds the VCEK for an SEV-SNP report whose keep sent no
+// certificate table (a cache or AMD's KDS; see attest/snp/kds).
+type VCEKSource interface {
+	VCEK(ctx context.Context, report []byte) ([]byte, error)
+}
+
+// DefaultMaxRequest bounds a request body: a CSR with SNP evidence and its
+// certificate table is under 16 KB, an Enarx one with two CRLs under 64 KB.
+const DefaultMaxRequest = 256 << 10
+
+// Config is everything a steward needs. CA, Policy and Log are required.
+type Config struct {
+	CA     *CA
+	Policy Policy
+	Log    *Log
+	// SNPRoots and TDXRoots are the vendor trust anchors; nil means the real
+	// AMD (Milan, Genoa, Turin) and Intel SGX roots.
+	SNPRoots []snp.Root
+	TDXRoots []*x509.Certificate
+	// VCEK, when set, supplies VCEKs for SNP evidence without a
+	// certificate table.
+	VCEK VCEKSource
+	// Logger receives one line per decision; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxRequest bounds request bodies; 0 means DefaultMaxRequest.
+	MaxRequest int64
+}
+
+// Steward verifies certificate requests and issues certificates.
+// It is safe for concurrent use.
+type Steward struct {
+	cfg     Config
+	metrics *metrics
+}
+
+// New checks cfg and returns a steward.
+func New(cfg Config) (*Steward, error) {
+	switch {
+	case cfg.CA == nil || cfg.CA.Cert == nil || cfg.CA.Key == nil:
+		return nil, errors.New("steward: no CA")
+	case cfg.Policy == nil:
+		return nil, errors.New("steward: no policy")
+	case cfg.Log == nil:
+		return nil, errors.New("steward: no issuance log")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxRequest <= 0 {
+		cfg.MaxRequest = DefaultMaxRequest
+	}
+	return &Steward{cfg: cfg, metrics: newMetrics()}, nil
+}
+
+// Rejection is a request the steward refused: Status is the HTTP status
+// (400 or 403), Rule names what failed (a policy rule, or "request",
+// "evidence", "binding", "insecure", "debug", "unsupported").
+type Rejection struct {
+	Status int
+	Rule   string
+	Err    error
+}
+
+func (r *Rejection) Error() string { return r.Rule + ": " + oneLine(r.Err.Error()) }
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// ruleError is what policy violations look like to the steward.
+type ruleError interface {
+	error
+	RuleName() string
+}
+
+// classify turns a verification or policy error into a Rejection.
+func classify(err error) *Rejection {
+	var re ruleError
+	switch {
+	case errors.As(err, &re):
+		return &Rejection{http.StatusForbidden, re.RuleName(), err}
+	case errors.Is(err, attest.ErrCSR):
+		return &Rejection{http.StatusBadRequest, "request", err}
+	case errors.Is(err, attest.ErrUnsupported):
+		return &Rejection{http.StatusForbidden, "unsupported", err}
+	case errors.Is(err, attest.ErrInsecure):
+		return &Rejection{http.StatusForbidden, "insecure", err}
+	case errors.Is(err, attest.ErrDebug):
+		return &Rejection{http.StatusForbidden, "debug", err}
+	case errors.Is(err, attest.ErrReportData), errors.Is(err, snp.ErrBinding):
+		return &Rejection{http.StatusForbidden, "binding", err}
+	}
+	return &Rejection{http.StatusForbidden, "evidence", err}
+}
+
+// Verify checks csrDER and appraises its claims against the policy, without
+// issuing anything. The error is a *Rejection.
+func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x509.CertificateRequest, error) {
+	opts := attest.VerifyOptions{
+		Now:           s.cfg.Now(),
+		SNPRoots:      s.cfg.SNPRoots,
+		TDXRoots:      s.cfg.TDXRoots,
+		AllowInsecure: s.cfg.Policy.AllowsInsecure(),
+		AllowDebug:    s.cfg.Policy.AllowsDebug(),
+	}
+	if err := s.findVCEK(ctx, csrDER, &opts); err != nil {
+		return nil, nil, err
+	}
+	r, csr, err := attest.VerifyCSR(csrDER, opts)
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	if err := s.cfg.Policy.Check(&r.Claims); err != nil {
+		return nil, nil, classify(err)
+	}
+	return r, csr, nil
+}
+
+// findVCEK asks the VCEK source for SNP evidence that came without one.
+func (s *Steward) findVCEK(ctx context.Context, csrDER []byte, opts *attest.VerifyOptions) error {
+	if s.cfg.VCEK == nil {
+		return nil
+	}
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil // VerifyCSR reports it
+	}
+	ev, err := attest.EvidenceFromCSR(csr)
+	if err != nil || ev.Platform != attest.PlatformSNP || ev.HasVCEK() {
+		return nil
+	}
+	vcek, err := s.cfg.VCEK.VCEK(ctx, ev.Report)
+	if err != nil {
+		return &Rejection{http.StatusForbidden, "evidence", fmt.Errorf("the keep sent no VCEK and none could be found: %w", err)}
+	}
+	opts.SNPVCEK = vcek
+	return nil
+}
+
+// Issue verifies csrDER, and when it passes issues a certificate, records it
+// in the log and returns the DER PkiPath (CA, keep). remote is the
+// requester's address, for the log. The error is a *Rejection for refused
+// requests, anything else for the steward's own failures (no certificate
+// leaves the steward unlogged).
+func (s *Steward) Issue(ctx context.Context, csrDER []byte, remote string) ([]byte, *Entry, error) {
+	r, csr, err := s.Verify(ctx, csrDER)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.cfg.Now()
+	if now.Before(s.cfg.CA.Cert.NotBefore) || !now.Before(s.cfg.CA.Cert.NotAfter) {
+		return nil, nil, fmt.Errorf("steward: the CA certificate is valid from %s to %s, not now (%s); renew the CA or fix the clock",
+			s.cfg.CA.Cert.NotBefore.UTC().Format(time.RFC3339), s.cfg.CA.Cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	claimsExt, err := r.Claims.Extension()
+	if err != nil {
+		return nil, nil, fmt.Errorf("steward: %w", err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	notAfter := now.Add(s.cfg.Policy.Lifetime())
+	if notAfter.After(s.cfg.CA.Cert.NotAfter) {
+		notAfter = s.cfg.CA.Cert.NotAfter
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: subjectName(&r.Claims)},
+		// A minute of slack for clocks a little behind the steward's.
+		NotBefore:       now.Add(-time.Minute),
+		NotAfter:        notAfter,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		ExtraExtensions: []pkix.Extension{claimsExt},
+	}
+	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, s.cfg.CA.Cert, csr.PublicKey, s.cfg.CA.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("steward: sign certificate: %w", err)
+	}
+	entry := &Entry{
+		Serial:      fmt.Sprintf("%x", serial),
+		IssuedAt:    now,
+		NotAfter:    notAfter,
+		Source:      r.Source,
+		Claims:      r.Claims,
+		Remote:      remote,
+		Certificate: leaf,
+	}
+	if err := s.cfg.Log.Record(ctx, *entry); err != nil {
+		return nil, nil, err
+	}
+	path, err := asn1.Marshal([]asn1.RawValue{{FullBytes: s.cfg.CA.Cert.Raw}, {FullBytes: leaf}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("steward: encode PkiPath: %w", err)
+	}
+	return path, entry, nil
+}
+
+func subjectName(c *attest.Claims) string {
+	if c.Insecure {
+		return "donjon keep INSECURE (nil backend, no hardware protection)"
+	}
+	return "donjon keep (" + c.Platform.String() + ")"
+}
+
+// ParsePkiPath decodes a DER PkiPath (SEQUENCE OF Certificate) as the
+// steward answers it, CA first, keep last.
+func ParsePkiPath(der []byte) ([]*x509.Certificate, error) {
+	var raw []asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &raw)
+	if err != nil {
+		return nil, fmt.Errorf("steward: PkiPath: %w", err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("steward: PkiPath: %d trailing bytes", len(rest))
+	}
+	if len(raw) == 0 || len(raw) > 8 {
+		return nil, fmt.Errorf("steward: PkiPath holds %d certificates, want 1 to 8", len(raw))
+	}
+	certs := make([]*x509.Certificate, 0, len(raw))
+	for i, r := range raw {
+		c, err := x509.ParseCertificate(r.FullBytes)
+		if err != nil {
+			return nil, fmt.Errorf("steward: PkiPath certificate %d: %w", i, err)
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
+}

@@ -1,0 +1,386 @@
+package steward
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"donjon.dev/attest"
+	"donjon.dev/attest/snp"
+	"donjon.dev/identity"
+	"donjon.dev/tee"
+	"donjon.dev/tee/teetest"
+)
+
+var (
+	chainCreated = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now          = chainCreated.Add(24 * time.Hour)
+	module       = sha256.Sum256([]byte("\x00asm\x01\x00\x00\x00"))
+	config       = sha256.Sum256([]byte("[[files]]\nkind = \"stdout\"\n"))
+)
+
+// rulePolicy is a small Policy for these tests (the real one is
+// attest/policy, tested on its own): it allows listed modules only.
+type rulePolicy struct {
+	modules  [][32]byte
+	insecure bool
+	debug    bool
+	lifetime time.Duration
+}
+
+type violation struct{ rule, reason string }
+
+func (v *violation) Error() string    { return "policy: " + v.rule + ": " + v.reason }
+func (v *violation) RuleName() string { return v.rule }
+
+func (p *rulePolicy) Check(c *attest.Claims) error {
+	for _, m := range p.modules {
+		if m == c.ModuleDigest {
+			return nil
+		}
+	}
+	return &violation{"workload.modules", fmt.Sprintf("module %x is not allowed", c.ModuleDigest[:4])}
+}
+func (p *rulePolicy) Lifetime() time.Duration { return p.lifetime }
+func (p *rulePolicy) AllowsInsecure() bool    { return p.insecure }
+func (p *rulePolicy) AllowsDebug() bool       { return p.debug }
+
+type fixture struct {
+	steward *Steward
+	url     string
+	ca      *CA
+	log     *Log
+	fake    *teetest.FakeSNP
+}
+
+func newFixture(t *testing.T, p *rulePolicy, mutate ...func(*Config)) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	lg, err := OpenLog(context.Background(), filepath.Join(dir, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lg.Close() })
+	fake, err := teetest.NewFakeSNP(teetest.SNPOptions{Created: chainCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Policy: p, Log: lg, SNPRoots: []snp.Root{fake.Root}, Now: func() time.Time { return now }}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ca, created, err := LoadOrCreateCA(dir, "test steward CA", cfg.Now())
+	if err != nil || !created {
+		t.Fatalf("LoadOrCreateCA: created=%t, %v", created, err)
+	}
+	cfg.CA = ca
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{steward: s, url: srv.URL, ca: ca, log: lg, fake: fake}
+}
+
+func post(t *testing.T, url, contentType string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func keepCSR(t *testing.T, platform tee.Platform, mod [32]byte) (*identity.Identity, []byte) {
+	t.Helper()
+	id, err := identity.New(context.Background(), platform, mod, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := id.CSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, der
+}
+
+func TestIssueSNP(t *testing.T) {
+	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: 4 * time.Hour})
+	id, csr := keepCSR(t, tee.NewSNP(f.fake.Client), module)
+	status, body := post(t, f.url, ContentTypeCSR, csr)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	chain, err := ParsePkiPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 2 || !chain[0].Equal(f.ca.Cert) {
+		t.Fatalf("PkiPath of %d certificates, want CA then keep", len(chain))
+	}
+	leaf := chain[1]
+	if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, id.PublicKeyDER()) {
+		t.Fatal("certificate is for another key than the request's")
+	}
+	if got := leaf.NotAfter.Sub(now); got != 4*time.Hour {
+		t.Fatalf("lifetime %s, want the policy's 4h", got)
+	}
+	r, err := attest.VerifyChain(chain, attest.VerifyOptions{Now: now.Add(time.Hour), CAs: []*x509.Certificate{f.ca.Cert}})
+	if err != nil {
+		t.Fatalf("VerifyChain: %v", err)
+	}
+	c := r.Claims
+	if c.Platform != attest.PlatformSNP || c.Insecure || c.Debug || c.ModuleDigest != module || c.ConfigDigest != config ||
+		c.Product != snp.Milan || len(c.Measurement) != 48 || len(c.TCB) != 8 || len(c.PlatformID) != 64 {
+		t.Fatalf("certified claims %+v", c)
+	}
+	if _, err := attest.VerifyChain(chain, attest.VerifyOptions{Now: now.Add(5 * time.Hour), CAs: []*x509.Certificate{f.ca.Cert}}); err == nil {
+		t.Fatal("certificate still valid after its lifetime")
+	}
+	n, err := f.log.Count(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("log has %d entries (%v), want 1", n, err)
+	}
+	e, err := f.log.Lookup(context.Background(), fmt.Sprintf("%x", leaf.SerialNumber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.Certificate, leaf.Raw) || e.Claims.ModuleDigest != module || e.Claims.Platform != attest.PlatformSNP || !e.IssuedAt.Equal(now) {
+		t.Fatalf("log entry %+v does not record the certificate", e)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	debugFake, err := teetest.NewFakeSNP(teetest.SNPOptions{Created: chainCreated, Debug: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour},
+		func(c *Config) { c.SNPRoots = append(c.SNPRoots, debugFake.Root) })
+	_, good := keepCSR(t, tee.NewSNP(f.fake.Client), module)
+	other := module
+	other[0] ^= 1
+	_, otherModule := keepCSR(t, tee.NewSNP(f.fake.Client), other)
+	_, nilCSR := keepCSR(t, tee.NilPlatform{}, module)
+	_, debugCSR := keepCSR(t, tee.NewSNP(debugFake.Client), module)
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 1
+
+	cases := []struct {
+		name        string
+		contentType string
+		body        []byte
+		status      int
+		rule        string
+	}{
+		{"wrong content type", "application/octet-stream", good, 400, "request"},
+		{"garbage", ContentTypeCSR, []byte("hello"), 400, "request"},
+		{"empty", ContentTypeCSR, nil, 400, "request"},
+		{"flipped byte", ContentTypeCSR, flipped, 0, ""},
+		{"nil keep", ContentTypeCSR, nilCSR, 403, "insecure"},
+		{"workload not allowed", ContentTypeCSR, otherModule, 403, "workload.modules"},
+		{"debug keep", ContentTypeCSR, debugCSR, 403, "debug"},
+		{"too large", ContentTypeCSR, make([]byte, DefaultMaxRequest+1), 413, "request"},
+	}
+	for _, tc := range cases {
+		status, body := post(t, f.url, tc.contentType, tc.body)
+		if status == http.StatusOK {
+			t.Errorf("%s: issued a certificate", tc.name)
+			continue
+		}
+		if tc.status != 0 && status != tc.status {
+			t.Errorf("%s: status %d, want %d (%s)", tc.name, status, tc.status, body)
+		}
+		if tc.rule != "" && !strings.HasPrefix(string(body), tc.rule+": ") {
+			t.Errorf("%s: answer %q does not name rule %q", tc.name, body, tc.rule)
+		}
+		if strings.Count(strings.TrimSpace(string(body)), "\n") != 0 {
+			t.Errorf("%s: answer is not one line: %q", tc.name, body)
+		}
+	}
+	resp, err := http.Get(f.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+		t.Fatalf("GET /: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	if n, _ := f.log.Count(context.Background()); n != 0 {
+		t.Fatalf("log has %d entries after refusals only", n)
+	}
+
+	// The metrics name each refusal's rule.
+	resp, err = http.Get(f.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`donjon_steward_rejections_total{rule="insecure"} 1`,
+		`donjon_steward_rejections_total{rule="workload.modules"} 1`,
+		`donjon_steward_requests_total{outcome="issued"} 0`,
+		`donjon_steward_requests_total{outcome="forbidden"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestPolicyPermissions(t *testing.T) {
+	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, insecure: true, lifetime: time.Hour})
+	_, nilCSR := keepCSR(t, tee.NilPlatform{}, module)
+	status, body := post(t, f.url, ContentTypeCSR, nilCSR)
+	if status != http.StatusOK {
+		t.Fatalf("nil keep under a policy that allows it: %d %s", status, body)
+	}
+	chain, err := ParsePkiPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(chain[1].Subject.CommonName, "INSECURE") {
+		t.Fatalf("nil keep's certificate CN %q does not say INSECURE", chain[1].Subject.CommonName)
+	}
+	opts := attest.VerifyOptions{Now: now, CAs: []*x509.Certificate{f.ca.Cert}}
+	if _, err := attest.VerifyChain(chain, opts); !errors.Is(err, attest.ErrInsecure) {
+		t.Fatalf("verifying an insecure certificate by default: %v, want ErrInsecure", err)
+	}
+}
+
+// The real Enarx CSR from a Milan host verifies against AMD's real roots at
+// its pinned time. Enarx binds no workload, so a policy listing modules
+// refuses it, and one accepting any module certifies it.
+func TestEnarxCSR(t *testing.T) {
+	csr, err := os.ReadFile(filepath.Join(evidenceDir(t), "enarx", "snp-milan.csr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func(c *Config) { c.SNPRoots = nil; c.Now = func() time.Time { return at } }
+
+	strict := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour}, clock)
+	if status, body := post(t, strict.url, ContentTypeCSR, csr); status != http.StatusForbidden || !strings.HasPrefix(string(body), "workload.modules") {
+		t.Fatalf("Enarx CSR under a module list: %d %s", status, body)
+	}
+	open := newFixture(t, &rulePolicy{modules: [][32]byte{{}}, lifetime: time.Hour}, clock)
+	status, body := post(t, open.url, ContentTypeCSR, csr)
+	if status != http.StatusOK {
+		t.Fatalf("Enarx CSR: %d %s", status, body)
+	}
+	chain, err := ParsePkiPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := attest.VerifyChain(chain, attest.VerifyOptions{Now: at, CAs: []*x509.Certificate{open.ca.Cert}})
+	if err != nil || r.Claims.Platform != attest.PlatformSNP || r.Claims.WorkloadBound() {
+		t.Fatalf("Enarx keep's certificate: %+v, %v", r, err)
+	}
+	late := newFixture(t, &rulePolicy{modules: [][32]byte{{}}, lifetime: time.Hour}, func(c *Config) {
+		c.SNPRoots = nil
+		c.Now = func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
+	})
+	if status, body := post(t, late.url, ContentTypeCSR, csr); status != http.StatusForbidden {
+		t.Fatalf("Enarx CSR after its CRLs expired: %d %s", status, body)
+	}
+}
+
+func evidenceDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		cand := filepath.Join(dir, "shared", "testdata", "evidence")
+		if _, err := os.Stat(cand); err == nil {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("shared/testdata/evidence not found above the package")
+		}
+		dir = parent
+	}
+}
+
+func TestCAFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca, created, err := LoadOrCreateCA(dir, "CA", now)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	info, err := os.Stat(filepath.Join(dir, CAKeyFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("CA key mode %v (%v), want 0600", info.Mode(), err)
+	}
+	again, created, err := LoadOrCreateCA(dir, "CA", now.Add(time.Hour))
+	if err != nil || created || !again.Cert.Equal(ca.Cert) {
+		t.Fatalf("second start: created=%t, same=%t, %v", created, err == nil && again.Cert.Equal(ca.Cert), err)
+	}
+	if err := os.Chmod(filepath.Join(dir, CAKeyFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCA(dir, "CA", now); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable key: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, CAKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCA(dir, "CA", now); err == nil || !strings.Contains(err.Error(), "only one") {
+		t.Fatalf("certificate without key: %v", err)
+	}
+	// A key that belongs to another certificate.
+	other := t.TempDir()
+	if _, _, err := LoadOrCreateCA(other, "other", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCA(filepath.Join(dir, CACertFile), filepath.Join(other, CAKeyFile)); err == nil || !strings.Contains(err.Error(), "does not belong") {
+		t.Fatalf("mismatched key: %v", err)
+	}
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.steward.Serve(ctx, ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve after cancel: %v", err)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Fatal("still answering after shutdown")
+	}
+}
