@@ -29,9 +29,9 @@ type CA struct {
 
 // Files of a steward's state directory.
 const (
-	CAKeyFile  = "ca.key"  // PKCS#8 PEM, mode 0600
-	CACertFile = "ca.pem"  // the certificate relying parties trust
-	LogFile    = "log.db"  // the issuance log (SQLite)
+	CAKeyFile  = "ca.key" // PKCS#8 PEM, mode 0600
+	CACertFile = "ca.pem" // the certificate relying parties trust
+	LogFile    = "log.db" // the issuance log (SQLite)
 	caLifetime = 5 * 365 * 24 * time.Hour
 )
 

@@ -22,13 +22,13 @@ type Log struct {
 
 // Entry is one issued certificate as the log records it.
 type Entry struct {
-	Serial       string // hex
-	IssuedAt     time.Time
-	NotAfter     time.Time
-	Source       string // attest.Result.Source
-	Claims       attest.Claims
-	Remote       string // the requester's address, as the server saw it
-	Certificate  []byte // DER
+	Serial      string // hex
+	IssuedAt    time.Time
+	NotAfter    time.Time
+	Source      string // attest.Result.Source
+	Claims      attest.Claims
+	Remote      string // the requester's address, as the server saw it
+	Certificate []byte // DER
 }
 
 const schema = `
