@@ -244,28 +244,3 @@ func subjectName(c *attest.Claims) string {
 	}
 	return "donjon keep (" + c.Platform.String() + ")"
 }
-
-// ParsePkiPath decodes a DER PkiPath (SEQUENCE OF Certificate) as the
-// steward answers it, CA first, keep last.
-func ParsePkiPath(der []byte) ([]*x509.Certificate, error) {
-	var raw []asn1.RawValue
-	rest, err := asn1.Unmarshal(der, &raw)
-	if err != nil {
-		return nil, fmt.Errorf("steward: PkiPath: %w", err)
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("steward: PkiPath: %d trailing bytes", len(rest))
-	}
-	if len(raw) == 0 || len(raw) > 8 {
-		return nil, fmt.Errorf("steward: PkiPath holds %d certificates, want 1 to 8", len(raw))
-	}
-	certs := make([]*x509.Certificate, 0, len(raw))
-	for i, r := range raw {
-		c, err := x509.ParseCertificate(r.FullBytes)
-		if err != nil {
-			return nil, fmt.Errorf("steward: PkiPath certificate %d: %w", i, err)
-		}
-		certs = append(certs, c)
-	}
-	return certs, nil
-}

@@ -20,6 +20,7 @@ import (
 	"donjon.dev/attest"
 	"donjon.dev/attest/snp"
 	"donjon.dev/identity"
+	"donjon.dev/steward/stewardclient"
 	"donjon.dev/tee"
 	"donjon.dev/tee/teetest"
 )
@@ -125,13 +126,9 @@ func keepCSR(t *testing.T, platform tee.Platform, mod [32]byte) (*identity.Ident
 func TestIssueSNP(t *testing.T) {
 	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: 4 * time.Hour})
 	id, csr := keepCSR(t, tee.NewSNP(f.fake.Client), module)
-	status, body := post(t, f.url, ContentTypeCSR, csr)
-	if status != http.StatusOK {
-		t.Fatalf("status %d: %s", status, body)
-	}
-	chain, err := ParsePkiPath(body)
+	chain, err := stewardclient.Request(context.Background(), nil, f.url, csr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the keep's request: %v", err)
 	}
 	if len(chain) != 2 || !chain[0].Equal(f.ca.Cert) {
 		t.Fatalf("PkiPath of %d certificates, want CA then keep", len(chain))
@@ -254,7 +251,7 @@ func TestPolicyPermissions(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("nil keep under a policy that allows it: %d %s", status, body)
 	}
-	chain, err := ParsePkiPath(body)
+	chain, err := stewardclient.ParsePkiPath(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +261,14 @@ func TestPolicyPermissions(t *testing.T) {
 	opts := attest.VerifyOptions{Now: now, CAs: []*x509.Certificate{f.ca.Cert}}
 	if _, err := attest.VerifyChain(chain, opts); !errors.Is(err, attest.ErrInsecure) {
 		t.Fatalf("verifying an insecure certificate by default: %v, want ErrInsecure", err)
+	}
+
+	// The same keep against a steward whose policy refuses nil: the keep
+	// learns why, in one line.
+	strict := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour})
+	_, err = stewardclient.Request(context.Background(), nil, strict.url, nilCSR)
+	if !errors.Is(err, stewardclient.ErrRefused) || !strings.Contains(err.Error(), "insecure: ") {
+		t.Fatalf("refused keep's error: %v", err)
 	}
 }
 
@@ -287,7 +292,7 @@ func TestEnarxCSR(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("Enarx CSR: %d %s", status, body)
 	}
-	chain, err := ParsePkiPath(body)
+	chain, err := stewardclient.ParsePkiPath(body)
 	if err != nil {
 		t.Fatal(err)
 	}
