@@ -73,4 +73,6 @@ var (
 	// ErrNoSealingKey: the backend cannot derive a sealing key as
 	// configured.
 	ErrNoSealingKey = errors.New("no sealing key")
+	// ErrNotImplemented: donjon knows the backend but cannot run it yet.
+	ErrNotImplemented = errors.New("tee backend not implemented")
 )

@@ -6,34 +6,85 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
-	"sync"
-	"syscall"
+	"os"
 
 	"github.com/google/go-configfs-tsm/configfs/configfsi"
 	"github.com/google/go-configfs-tsm/configfs/linuxtsm"
 	"github.com/google/go-configfs-tsm/report"
 	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/client"
 )
 
-// SNPPlatform is an AMD SEV-SNP guest reached through the Linux configfs-tsm
-// report interface (/sys/kernel/config/tsm/report, kernel 6.7+). The same
-// code runs on hardware and in tests: only the configfsi.Client differs.
+// SNPPlatform is an AMD SEV-SNP guest. Reports come through the Linux
+// configfs-tsm report interface (/sys/kernel/config/tsm/report, kernel
+// 6.7+) or, on older kernels, through the /dev/sev-guest ioctl; the
+// firmware-derived sealing key always needs /dev/sev-guest, since
+// configfs-tsm has no key requests. The same code runs on hardware and in
+// tests: only the configfsi.Client and client.Device differ.
 type SNPPlatform struct {
-	client configfsi.Client
+	// tsm serves reports when set; otherwise the device does.
+	tsm configfsi.Client
+	// dev serves sealing keys (and reports when tsm is nil); nil means
+	// this platform has no sealing key, for the reason in noDevice.
+	dev      *sevGuest
+	noDevice string
 }
 
-// NewSNP returns the SNP backend over client. Tests pass go-configfs-tsm's
-// fake; OpenSNP passes the real configfs.
-func NewSNP(client configfsi.Client) *SNPPlatform { return &SNPPlatform{client: client} }
+// NewSNP returns the SNP backend over a configfs-tsm client, without a
+// sealing key. Tests pass go-configfs-tsm's fake; OpenSNP passes the real
+// configfs.
+func NewSNP(tsm configfsi.Client) *SNPPlatform {
+	return &SNPPlatform{tsm: tsm, noDevice: "this platform was set up without /dev/sev-guest"}
+}
 
-// OpenSNP returns the SNP backend over this machine's configfs-tsm.
+// NewSNPWithKeys returns the SNP backend that asks configfs-tsm for
+// reports and the sev-guest device dev for sealing keys. dev must be open;
+// the platform never closes it.
+func NewSNPWithKeys(tsm configfsi.Client, dev client.Device) *SNPPlatform {
+	return &SNPPlatform{tsm: tsm, dev: &sevGuest{dev: dev}}
+}
+
+// NewSNPDevice returns the SNP backend over the sev-guest device dev alone,
+// for kernels without configfs-tsm. dev must be open; the platform never
+// closes it. Tests pass go-sev-guest's fake device.
+func NewSNPDevice(dev client.Device) *SNPPlatform {
+	return &SNPPlatform{dev: &sevGuest{dev: dev}}
+}
+
+// OpenSNP returns the SNP backend over this machine's configfs-tsm, with
+// sealing keys from /dev/sev-guest when that device exists.
 func OpenSNP() (*SNPPlatform, error) {
-	client, err := linuxtsm.MakeClient()
+	tsm, err := linuxtsm.MakeClient()
 	if err != nil {
 		return nil, fmt.Errorf("%w: snp: configfs-tsm %s: %v: %s", ErrUnavailable, pathTSMReport, bare(err), snpTSMHint)
 	}
-	return NewSNP(client), nil
+	p := &SNPPlatform{tsm: tsm}
+	p.dev, p.noDevice = keyDevice(pathSEVGuest)
+	return p, nil
+}
+
+// keyDevice returns the sev-guest device at path for sealing keys, or why
+// there is none.
+func keyDevice(path string) (*sevGuest, string) {
+	switch _, err := os.Stat(path); {
+	case err == nil:
+		return &sevGuest{path: path}, ""
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, path + " does not exist: load the sev-guest driver (modprobe sev-guest)"
+	default:
+		return nil, fmt.Sprintf("cannot use %s: %v", path, bare(err))
+	}
+}
+
+// OpenSNPDevice returns the SNP backend over this machine's /dev/sev-guest
+// alone, for kernels without configfs-tsm. The device is opened for each
+// request, so the platform holds no file open between requests.
+func OpenSNPDevice() (*SNPPlatform, error) {
+	g := &sevGuest{path: pathSEVGuest}
+	if err := g.probe(); err != nil {
+		return nil, err
+	}
+	return &SNPPlatform{dev: g}, nil
 }
 
 const (
@@ -43,132 +94,153 @@ const (
 	snpTSMHint   = "run donjon in an SEV-SNP guest whose kernel has configfs-tsm (6.7+) and the sev-guest driver, with configfs mounted at /sys/kernel/config"
 )
 
+// snpTSM describes the SNP flavour of configfs-tsm for the shared code.
+var snpTSM = tsmBackend{
+	name:          "snp",
+	provider:      providerSEV,
+	wrongProvider: "this is not an SEV-SNP guest (for tdx_guest use the tdx backend)",
+	hint:          snpTSMHint,
+	ioError:       "the SEV firmware refused the request (I/O error): check the kernel log (dmesg) for sev-guest messages",
+}
+
 // Name implements Platform.
 func (*SNPPlatform) Name() Backend { return SNP }
 
-// Evidence implements Platform: it writes reportData as the inblob of a new
-// report entry, reads back the report (outblob) and the host's certificate
-// table (auxblob), and checks that the report is the right size, comes
-// from the sev_guest provider and carries exactly reportData.
+// Interface is the kernel interface reports come from:
+// InterfaceConfigfsTSM or InterfaceSEVGuest.
+func (p *SNPPlatform) Interface() string {
+	if p.tsm != nil {
+		return InterfaceConfigfsTSM
+	}
+	return InterfaceSEVGuest
+}
+
+// Evidence implements Platform. Through configfs-tsm it writes reportData
+// as the inblob of a new report entry and reads back the report (outblob)
+// and the host's certificate table (auxblob); through /dev/sev-guest it
+// sends an extended report request. Either way it checks that the report
+// is the right size and carries exactly reportData, and parses the table.
 //
-// configfs writes are blocking system calls; ctx is checked before and
-// after the request, which is short, and cannot interrupt it.
+// Both interfaces block in the kernel; ctx is checked before and after the
+// request, which is short, and cannot interrupt it.
 func (p *SNPPlatform) Evidence(ctx context.Context, reportData [ReportDataSize]byte) (*Evidence, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("snp evidence: %w", err)
 	}
-	// go-configfs-tsm formats client errors with %v; recording them keeps
-	// their type so a missing interface reads differently from a busy one.
-	rec := &recordingClient{Client: p.client}
-	resp, err := report.Get(rec, &report.Request{
-		InBlob:     bytes.Clone(reportData[:]),
-		Privilege:  &report.Privilege{Level: snpPrivLevel},
-		GetAuxBlob: true,
-	})
-	if err != nil {
-		return nil, explainTSMError(err, rec.failure())
+	var rep, table []byte
+	if p.tsm != nil {
+		resp, err := getTSMReport(ctx, p.tsm, snpTSM, &report.Request{
+			InBlob:     bytes.Clone(reportData[:]),
+			Privilege:  &report.Privilege{Level: snpPrivLevel},
+			GetAuxBlob: true,
+		})
+		if err != nil {
+			return nil, err
+		}
+		rep, table = resp.OutBlob, resp.AuxBlob
+	} else {
+		var err error
+		rep, table, err = p.dev.evidence(reportData)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("snp evidence: %w", err)
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("snp evidence: %w", err)
+	if err := checkSNPReport(rep, reportData); err != nil {
+		return nil, err
 	}
-	if provider := strings.TrimSpace(resp.Provider); provider != providerSEV {
-		return nil, fmt.Errorf("%w: snp evidence: configfs-tsm provider is %q, not %q: this is not an SEV-SNP guest (for tdx_guest use the tdx backend)", ErrBadResponse, oneLine(provider), providerSEV)
-	}
-	if len(resp.OutBlob) != abi.ReportSize {
-		return nil, fmt.Errorf("%w: snp evidence: report is %d bytes, want %d", ErrBadResponse, len(resp.OutBlob), abi.ReportSize)
-	}
-	if got := resp.OutBlob[snpReportDataOffset : snpReportDataOffset+ReportDataSize]; !bytes.Equal(got, reportData[:]) {
-		return nil, fmt.Errorf("%w: snp evidence: the report carries other report data than requested: another process may share the entry; retry", ErrBadResponse)
-	}
-	table, err := ParseCertTable(resp.AuxBlob)
+	certs, err := ParseCertTable(table)
 	if err != nil {
 		return nil, fmt.Errorf("%w: snp evidence: auxblob: %w", ErrBadResponse, err)
 	}
 	return &Evidence{
 		Format:     FormatSNP,
 		ReportData: reportData,
-		Report:     bytes.Clone(resp.OutBlob),
-		CertTable:  table,
+		Report:     bytes.Clone(rep),
+		CertTable:  certs,
 	}, nil
 }
 
 // snpReportDataOffset is where REPORT_DATA sits in an ATTESTATION_REPORT.
 const snpReportDataOffset = 0x50
 
-// SealingKey implements Platform. SEV-SNP derives sealing keys in firmware
-// (MSG_KEY_REQ, bound to the launch measurement and TCB), but configfs-tsm
-// offers no key requests; that needs the /dev/sev-guest ioctl, which this
-// backend does not use yet.
-func (*SNPPlatform) SealingKey(ctx context.Context, purpose string) ([]byte, error) {
-	return nil, fmt.Errorf("%w: snp: the firmware-derived sealing key is not available through configfs-tsm; it needs /dev/sev-guest (MSG_KEY_REQ), which donjon does not use yet", ErrNoSealingKey)
+// checkSNPReport checks what the kernel returned as a report before anyone
+// relies on it: the size, and that it answers this request.
+func checkSNPReport(rep []byte, reportData [ReportDataSize]byte) error {
+	if len(rep) != abi.ReportSize {
+		return fmt.Errorf("%w: snp evidence: report is %d bytes, want %d", ErrBadResponse, len(rep), abi.ReportSize)
+	}
+	if got := rep[snpReportDataOffset : snpReportDataOffset+ReportDataSize]; !bytes.Equal(got, reportData[:]) {
+		return fmt.Errorf("%w: snp evidence: the report carries other report data than requested: another process may share the entry; retry", ErrBadResponse)
+	}
+	return nil
 }
 
-// recordingClient passes calls to Client and remembers the first error,
-// with the operation and path that produced it.
-type recordingClient struct {
-	configfsi.Client
-	mu    sync.Mutex
-	first *fs.PathError
-}
-
-func (c *recordingClient) record(op, name string, err error) error {
-	if err != nil {
-		c.mu.Lock()
-		if c.first == nil {
-			c.first = &fs.PathError{Op: op, Path: name, Err: err}
+// SealingKey implements Platform with a key the AMD secure processor
+// derives (MSG_KEY_REQ through /dev/sev-guest) from this chip's VCEK
+// secret, the guest's launch measurement, its guest policy and the
+// platform's committed TCB, then stretched with HKDF-SHA256 over purpose.
+// The same workload launched the same way on the same machine at the same
+// firmware gets the same key back; anything else gets an unrelated one.
+//
+// Binding the committed TCB means a firmware update changes the key: data
+// sealed before it is reopened with SealingKeyForTCB and the old TCB.
+func (p *SNPPlatform) SealingKey(ctx context.Context, purpose string) ([]byte, error) {
+	if err := p.needDevice(ctx); err != nil {
+		return nil, err
+	}
+	var key []byte
+	err := p.dev.do(func(dev client.Device) error {
+		tcb, err := committedTCB(dev)
+		if err != nil {
+			return err
 		}
-		c.mu.Unlock()
+		key, err = deriveSealingKey(dev, tcb, purpose)
+		return err
+	})
+	return key, sealingErr(err)
+}
+
+// SealingKeyForTCB is SealingKey bound to tcb (a raw TCB_VERSION) instead
+// of the committed TCB. The firmware derives keys for any TCB up to the
+// committed one, so after a firmware update this recovers keys sealed
+// under the previous TCB; it refuses a TCB above the committed one.
+func (p *SNPPlatform) SealingKeyForTCB(ctx context.Context, purpose string, tcb uint64) ([]byte, error) {
+	if err := p.needDevice(ctx); err != nil {
+		return nil, err
 	}
-	return err
+	var key []byte
+	err := p.dev.do(func(dev client.Device) error {
+		var err error
+		key, err = deriveSealingKey(dev, tcb, purpose)
+		return err
+	})
+	return key, sealingErr(err)
 }
 
-func (c *recordingClient) failure() *fs.PathError {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.first
-}
-
-func (c *recordingClient) MkdirTemp(dir, pattern string) (string, error) {
-	name, err := c.Client.MkdirTemp(dir, pattern)
-	return name, c.record("create entry in", dir, err)
-}
-
-func (c *recordingClient) ReadFile(name string) ([]byte, error) {
-	b, err := c.Client.ReadFile(name)
-	return b, c.record("read", name, err)
-}
-
-func (c *recordingClient) WriteFile(name string, contents []byte) error {
-	return c.record("write", name, c.Client.WriteFile(name, contents))
-}
-
-func (c *recordingClient) RemoveAll(name string) error {
-	return c.record("remove", name, c.Client.RemoveAll(name))
-}
-
-// explainTSMError turns a go-configfs-tsm failure into one line that says
-// what went wrong and what to do. cause is the first client error, if any.
-func explainTSMError(err error, cause *fs.PathError) error {
-	if gen := report.GetGenerationErr(err); gen != nil {
-		return fmt.Errorf("%w: snp evidence: the configfs-tsm report entry changed while it was read (generation %d, expected %d): another process wrote to it; retry", ErrInterference, gen.Got, gen.Want)
+// CommittedTCB returns the platform's committed TCB_VERSION, the one
+// SealingKey binds, read from a fresh report through /dev/sev-guest.
+func (p *SNPPlatform) CommittedTCB(ctx context.Context) (uint64, error) {
+	if err := p.needDevice(ctx); err != nil {
+		return 0, err
 	}
-	if cause == nil {
-		return fmt.Errorf("snp evidence: configfs-tsm: %s", oneLine(err.Error()))
+	var tcb uint64
+	err := p.dev.do(func(dev client.Device) error {
+		var err error
+		tcb, err = committedTCB(dev)
+		return err
+	})
+	return tcb, sealingErr(err)
+}
+
+func (p *SNPPlatform) needDevice(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("snp sealing key: %w", err)
 	}
-	where := cause.Op + " " + cause.Path
-	inner := oneLine(bare(cause).Error())
-	switch {
-	case errors.Is(cause.Err, fs.ErrNotExist):
-		return fmt.Errorf("%w: snp evidence: configfs-tsm: %s: not found: %s", ErrUnavailable, where, snpTSMHint)
-	case errors.Is(cause.Err, syscall.EBUSY), errors.Is(cause.Err, syscall.EAGAIN):
-		return fmt.Errorf("%w: snp evidence: configfs-tsm: %s: %s: another report request is in progress; retry", ErrBusy, where, inner)
-	case errors.Is(cause.Err, fs.ErrPermission):
-		return fmt.Errorf("%w: snp evidence: configfs-tsm: %s: permission denied: run donjon as root or give it write access to %s", ErrUnavailable, where, pathTSMReport)
-	case errors.Is(cause.Err, syscall.EIO):
-		return fmt.Errorf("snp evidence: configfs-tsm: %s: the SEV firmware refused the request (I/O error): check the kernel log (dmesg) for sev-guest messages", where)
-	case errors.Is(cause.Err, syscall.EINVAL) && strings.HasSuffix(cause.Path, "/privlevel"):
-		return fmt.Errorf("%w: snp evidence: configfs-tsm: %s: privilege level %d refused: this guest runs above VMPL0 (e.g. under an SVSM), which donjon does not support yet", ErrUnavailable, where, snpPrivLevel)
-	default:
-		return fmt.Errorf("snp evidence: configfs-tsm: %s: %s", where, inner)
+	if p.dev == nil {
+		return fmt.Errorf("%w: snp: the firmware-derived sealing key is not available through configfs-tsm; it needs /dev/sev-guest (MSG_KEY_REQ), and %s", ErrNoSealingKey, p.noDevice)
 	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-configfs-tsm/configfs/configfsi"
 	"github.com/google/go-configfs-tsm/configfs/faketsm"
 	"github.com/google/go-sev-guest/abi"
+	labi "github.com/google/go-sev-guest/client/linuxabi"
 	"github.com/google/go-sev-guest/kds"
 	sevtest "github.com/google/go-sev-guest/testing"
 
@@ -26,6 +27,14 @@ type SNPOptions struct {
 	Created time.Time
 	// Debug sets the guest policy's DEBUG bit in every report.
 	Debug bool
+	// Measurement is the launch measurement every report carries, and
+	// which the fake sev-guest device mixes into derived keys.
+	Measurement [48]byte
+	// TCB is the raw TCB_VERSION reported as current, committed and launch
+	// TCB. REPORTED_TCB stays 0, the TCB the test VCEK is certified for,
+	// so reports still verify. The fake sev-guest device derives keys for
+	// TCBs up to TCB and refuses higher ones, as the firmware does.
+	TCB uint64
 }
 
 // FakeSNP is a configfs-tsm report subsystem answering like the sev_guest
@@ -51,8 +60,7 @@ func NewFakeSNP(opts SNPOptions) (*FakeSNP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teetest: snp certificate table: %w", err)
 	}
-	// go-sev-guest's raw test report sets DEBUG; real keeps run without it.
-	policy := abi.SnpPolicyToBytes(abi.SnpPolicy{Debug: opts.Debug})
+	template := reportTemplate(opts)
 	tsm := faketsm.Report611(0)
 	tsm.ReadAttr = func(e *faketsm.ReportEntry, attr string) ([]byte, error) {
 		switch attr {
@@ -61,13 +69,8 @@ func NewFakeSNP(opts SNPOptions) (*FakeSNP, error) {
 		case "auxblob":
 			return bytes.Clone(table), nil
 		case "outblob":
-			raw := sevtest.CreateRawReport(&sevtest.TestReportOptions{
-				ReportData: e.InAttrs["inblob"].Value,
-				Version:    abi.ReportVersion3,
-				FMS:        abi.MaskedCpuid1EaxFromSevProduct(product),
-			})
+			raw := template(e.InAttrs["inblob"].Value)
 			report := raw[:abi.ReportSize]
-			binary.LittleEndian.PutUint64(report[0x08:0x10], policy) // GUEST_POLICY
 			r, s, err := signer.Sign(abi.SignedComponent(report))
 			if err != nil {
 				return nil, err
@@ -83,4 +86,25 @@ func NewFakeSNP(opts SNPOptions) (*FakeSNP, error) {
 		Client: &faketsm.Client{Subsystems: map[string]configfsi.Client{"report": tsm}},
 		Root:   attestsnp.Root{Product: attestsnp.Milan, ARK: signer.Ark, ASK: signer.Ask},
 	}, nil
+}
+
+// reportTemplate returns a function making the unsigned version 3 Milan
+// report the fake guest described by opts returns for reportData.
+func reportTemplate(opts SNPOptions) func(reportData []byte) [labi.SnpReportRespReportSize]byte {
+	// go-sev-guest's raw test report sets DEBUG; real keeps run without it.
+	policy := abi.SnpPolicyToBytes(abi.SnpPolicy{Debug: opts.Debug})
+	fms := abi.MaskedCpuid1EaxFromSevProduct(abi.DefaultSevProduct())
+	return func(reportData []byte) [labi.SnpReportRespReportSize]byte {
+		raw := sevtest.CreateRawReport(&sevtest.TestReportOptions{
+			ReportData: reportData,
+			Version:    abi.ReportVersion3,
+			FMS:        fms,
+		})
+		binary.LittleEndian.PutUint64(raw[0x08:0x10], policy) // GUEST_POLICY
+		copy(raw[0x90:0xC0], opts.Measurement[:])             // MEASUREMENT
+		for _, at := range []int{0x38, 0x1E0, 0x1F0} {        // CURRENT, COMMITTED, LAUNCH TCB
+			binary.LittleEndian.PutUint64(raw[at:at+8], opts.TCB)
+		}
+		return raw
+	}
 }
