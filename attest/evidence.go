@@ -257,7 +257,7 @@ func verifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts Veri
 		if err := CheckReportData(sc.ReportData[:], spki, module, config); err != nil {
 			return nil, err
 		}
-		r.Claims = snpClaims(sc)
+		r.Claims = ClaimsFromSNP(sc)
 		r.SNP = sc
 	case PlatformTDX:
 		if len(ev.Certs) != 0 {
@@ -270,13 +270,7 @@ func verifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts Veri
 		if err := CheckReportData(tc.ReportData, spki, module, config); err != nil {
 			return nil, err
 		}
-		r.Claims = Claims{
-			Platform:    PlatformTDX,
-			Debug:       tc.Debug,
-			TCB:         bytes.Clone(tc.TEETCBSVN),
-			Measurement: bytes.Clone(tc.MRTD),
-			PlatformID:  bytes.Clone(tc.FMSPC),
-		}
+		r.Claims = ClaimsFromTDX(tc)
 		r.TDX = tc
 	default:
 		return nil, fmt.Errorf("%w: unknown platform %d", ErrEvidence, int(ev.Platform))
@@ -289,8 +283,21 @@ func verifyEvidence(ev Evidence, spki []byte, module, config [32]byte, opts Veri
 	return r, nil
 }
 
-// snpClaims are the claims verified SNP evidence proves, workload aside.
-func snpClaims(sc *snp.Claims) Claims {
+// ClaimsFromTDX are the claims verified TDX evidence proves, workload aside
+// (zero digests: see Claims.WorkloadBound).
+func ClaimsFromTDX(tc *tdx.Claims) Claims {
+	return Claims{
+		Platform:    PlatformTDX,
+		Debug:       tc.Debug,
+		TCB:         bytes.Clone(tc.TEETCBSVN),
+		Measurement: bytes.Clone(tc.MRTD),
+		PlatformID:  bytes.Clone(tc.FMSPC),
+	}
+}
+
+// ClaimsFromSNP are the claims verified SNP evidence proves, workload aside
+// (zero digests: see Claims.WorkloadBound).
+func ClaimsFromSNP(sc *snp.Claims) Claims {
 	var tcb [8]byte
 	binary.LittleEndian.PutUint64(tcb[:], sc.ReportedTCB.Raw)
 	return Claims{

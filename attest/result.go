@@ -144,7 +144,7 @@ func verifyEnarxSNP(csr *x509.CertificateRequest, value []byte, opts VerifyOptio
 	if err := snp.EnarxBinding(csr, sc); err != nil {
 		return nil, fmt.Errorf("attest: Enarx snp evidence: %w", err)
 	}
-	r := &Result{Source: SourceEnarxSNP, Claims: snpClaims(sc), SNP: sc}
+	r := &Result{Source: SourceEnarxSNP, Claims: ClaimsFromSNP(sc), SNP: sc}
 	if r.Claims.Debug && !opts.AllowDebug {
 		return nil, ErrDebug
 	}

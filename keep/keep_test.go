@@ -19,6 +19,7 @@ func samplePlan() *Plan {
 		},
 		MemoryLimitPages: 16,
 		Timeout:          time.Second,
+		Backend:          "nil",
 	}
 }
 
@@ -51,6 +52,7 @@ func TestValidate(t *testing.T) {
 		"negative timeout": func(p *Plan) { p.Timeout = -1 },
 		"dir without host": func(p *Plan) { p.FDs[3].HostPath = "" },
 		"unknown kind":     func(p *Plan) { p.FDs[0].Kind = "listen" },
+		"unknown backend":  func(p *Plan) { p.Backend = "kvm" },
 	} {
 		p := samplePlan()
 		mutate(p)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"donjon.dev/tee"
 )
 
 // FDKind is what a guest file descriptor is backed by.
@@ -53,6 +55,14 @@ type Plan struct {
 	CompileWorkers int `json:"compile_workers,omitempty"`
 	// Debug makes the keep process log its steps on stderr.
 	Debug bool `json:"debug,omitempty"`
+	// Backend is the TEE backend the keep runs on ("nil", "snp", "tdx").
+	Backend string `json:"backend"`
+	// Steward is the attestation service's URL; empty means the keep
+	// self-signs its certificate.
+	Steward string `json:"steward,omitempty"`
+	// ConfigDigest is the SHA-256 of the workload's Donjon.toml, bound into
+	// the keep's evidence with the module digest.
+	ConfigDigest [32]byte `json:"config_digest"`
 }
 
 // DefaultMemoryLimitPages is the memory cap when none is configured: 1 GiB.
@@ -68,6 +78,9 @@ func (p *Plan) Validate() error {
 	}
 	if p.MemoryLimitPages == 0 || p.MemoryLimitPages > 65536 {
 		return fmt.Errorf("plan: memory limit of %d pages is out of range 1..65536", p.MemoryLimitPages)
+	}
+	if _, err := tee.ParseBackend(p.Backend); err != nil {
+		return fmt.Errorf("plan: %w", err)
 	}
 	if p.Timeout < 0 {
 		return fmt.Errorf("plan: negative timeout %v", p.Timeout)

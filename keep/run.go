@@ -14,6 +14,7 @@ import (
 	"donjon.dev/compcache"
 	"donjon.dev/engine"
 	"donjon.dev/engine/wazero"
+	"donjon.dev/tee"
 	"donjon.dev/wasi"
 	"donjon.dev/wasi/hostfs"
 )
@@ -33,6 +34,8 @@ type Result struct {
 	MemoryLimitReached bool `json:"memory_limit_reached,omitempty"`
 	// Cached tells that compiled code came from the cache.
 	Cached bool `json:"cached,omitempty"`
+	// Identity describes the keep's attested identity in one line.
+	Identity string `json:"identity,omitempty"`
 }
 
 // Stdio is the host side of the guest's standard streams.
@@ -57,6 +60,15 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 	start := time.Now()
 
 	digest := Digest(wasm)
+	// The identity comes first: a keep the steward refuses never runs its
+	// workload.
+	att, err := attestKeep(ctx, p, digest)
+	if err != nil {
+		return res, err
+	}
+	res.Identity = describeIdentity(p, att)
+	log.Debug("keep attested", "identity", res.Identity, "elapsed", time.Since(start))
+
 	var cache *compcache.Cache
 	if p.CacheDir != "" {
 		var err error
@@ -118,6 +130,23 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		return res, err
 	}
 	return res, nil
+}
+
+func attestKeep(ctx context.Context, p *Plan, module [32]byte) (*Attestation, error) {
+	platform, err := tee.Open(ctx, tee.Backend(p.Backend), tee.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return Attest(ctx, AttestOptions{Platform: platform, Module: module, Config: p.ConfigDigest, Steward: p.Steward})
+}
+
+func describeIdentity(p *Plan, a *Attestation) string {
+	leaf := a.Chain[0]
+	how := "self-signed (no steward configured)"
+	if a.Certified {
+		how = fmt.Sprintf("certified by %q (%s)", leaf.Issuer.CommonName, p.Steward)
+	}
+	return fmt.Sprintf("backend %s, certificate %x %s, valid until %s", p.Backend, leaf.SerialNumber.Bytes(), how, leaf.NotAfter.UTC().Format(time.RFC3339))
 }
 
 // nearLimit tells whether a memory of size bytes is close enough to limit

@@ -18,24 +18,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"donjon.dev/attest"
+	"donjon.dev/attest/policy"
 	"donjon.dev/attest/snp"
 )
-
-// Policy is what the steward demands of verified claims (see package
-// attest/policy).
-type Policy interface {
-	// Check returns nil or an error naming the rule the claims fail.
-	Check(c *attest.Claims) error
-	// Lifetime is how long issued certificates are valid.
-	Lifetime() time.Duration
-	// AllowsInsecure reports whether nil-backend keeps may be certified.
-	AllowsInsecure() bool
-	// AllowsDebug reports whether TEEs in debug mode may be certified.
-	AllowsDebug() bool
-}
 
 // VCEKSource finds the VCEK for an SEV-SNP report whose keep sent no
 // certificate table (a cache or AMD's KDS; see attest/snp/kds).
@@ -50,7 +39,7 @@ const DefaultMaxRequest = 256 << 10
 // Config is everything a steward needs. CA, Policy and Log are required.
 type Config struct {
 	CA     *CA
-	Policy Policy
+	Policy *policy.Policy
 	Log    *Log
 	// SNPRoots and TDXRoots are the vendor trust anchors; nil means the real
 	// AMD (Milan, Genoa, Turin) and Intel SGX roots.
@@ -108,18 +97,12 @@ type Rejection struct {
 func (r *Rejection) Error() string { return r.Rule + ": " + oneLine(r.Err.Error()) }
 func (r *Rejection) Unwrap() error { return r.Err }
 
-// ruleError is what policy violations look like to the steward.
-type ruleError interface {
-	error
-	RuleName() string
-}
-
 // classify turns a verification or policy error into a Rejection.
 func classify(err error) *Rejection {
-	var re ruleError
+	var v *policy.Violation
 	switch {
-	case errors.As(err, &re):
-		return &Rejection{http.StatusForbidden, re.RuleName(), err}
+	case errors.As(err, &v):
+		return &Rejection{http.StatusForbidden, v.Rule, err}
 	case errors.Is(err, attest.ErrCSR):
 		return &Rejection{http.StatusBadRequest, "request", err}
 	case errors.Is(err, attest.ErrUnsupported):
@@ -141,8 +124,8 @@ func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x
 		Now:           s.cfg.Now(),
 		SNPRoots:      s.cfg.SNPRoots,
 		TDXRoots:      s.cfg.TDXRoots,
-		AllowInsecure: s.cfg.Policy.AllowsInsecure(),
-		AllowDebug:    s.cfg.Policy.AllowsDebug(),
+		AllowInsecure: slices.Contains(s.cfg.Policy.Platforms, attest.PlatformNil),
+		AllowDebug:    s.cfg.Policy.AllowDebug,
 	}
 	if err := s.findVCEK(ctx, csrDER, &opts); err != nil {
 		return nil, nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"donjon.dev/attest"
+	"donjon.dev/attest/policy"
 	"donjon.dev/attest/snp"
 	"donjon.dev/identity"
 	"donjon.dev/steward/stewardclient"
@@ -32,31 +33,28 @@ var (
 	config       = sha256.Sum256([]byte("[[files]]\nkind = \"stdout\"\n"))
 )
 
-// rulePolicy is a small Policy for these tests (the real one is
-// attest/policy, tested on its own): it allows listed modules only.
-type rulePolicy struct {
-	modules  [][32]byte
-	insecure bool
-	debug    bool
-	lifetime time.Duration
-}
-
-type violation struct{ rule, reason string }
-
-func (v *violation) Error() string    { return "policy: " + v.rule + ": " + v.reason }
-func (v *violation) RuleName() string { return v.rule }
-
-func (p *rulePolicy) Check(c *attest.Claims) error {
-	for _, m := range p.modules {
-		if m == c.ModuleDigest {
-			return nil
-		}
+// testPolicy is a policy file as an operator writes it.
+func testPolicy(t *testing.T, lines ...string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte(strings.Join(lines, "\n")+"\n"), "test.toml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return &violation{"workload.modules", fmt.Sprintf("module %x is not allowed", c.ModuleDigest[:4])}
+	return p
 }
-func (p *rulePolicy) Lifetime() time.Duration { return p.lifetime }
-func (p *rulePolicy) AllowsInsecure() bool    { return p.insecure }
-func (p *rulePolicy) AllowsDebug() bool       { return p.debug }
+
+func modules(ms ...[32]byte) string {
+	var q []string
+	for _, m := range ms {
+		q = append(q, fmt.Sprintf("%q", fmt.Sprintf("%x", m)))
+	}
+	return "modules = [" + strings.Join(q, ", ") + "]"
+}
+
+// strictPolicy accepts the test module on SNP, not in debug mode.
+func strictPolicy(t *testing.T, extra ...string) *policy.Policy {
+	return testPolicy(t, append([]string{`platforms = ["snp", "tdx"]`, "[workload]", modules(module)}, extra...)...)
+}
 
 type fixture struct {
 	steward *Steward
@@ -66,7 +64,7 @@ type fixture struct {
 	fake    *teetest.FakeSNP
 }
 
-func newFixture(t *testing.T, p *rulePolicy, mutate ...func(*Config)) *fixture {
+func newFixture(t *testing.T, p *policy.Policy, mutate ...func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	lg, err := OpenLog(context.Background(), filepath.Join(dir, LogFile))
@@ -124,7 +122,7 @@ func keepCSR(t *testing.T, platform tee.Platform, mod [32]byte) (*identity.Ident
 }
 
 func TestIssueSNP(t *testing.T) {
-	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: 4 * time.Hour})
+	f := newFixture(t, strictPolicy(t, `[certificate]`, `lifetime = "4h"`))
 	id, csr := keepCSR(t, tee.NewSNP(f.fake.Client), module)
 	chain, err := stewardclient.Request(context.Background(), nil, f.url, csr)
 	if err != nil {
@@ -170,7 +168,7 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour},
+	f := newFixture(t, strictPolicy(t),
 		func(c *Config) { c.SNPRoots = append(c.SNPRoots, debugFake.Root) })
 	_, good := keepCSR(t, tee.NewSNP(f.fake.Client), module)
 	other := module
@@ -245,7 +243,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestPolicyPermissions(t *testing.T) {
-	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, insecure: true, lifetime: time.Hour})
+	f := newFixture(t, testPolicy(t, `platforms = ["nil", "snp"]`, "[workload]", modules(module)))
 	_, nilCSR := keepCSR(t, tee.NilPlatform{}, module)
 	status, body := post(t, f.url, ContentTypeCSR, nilCSR)
 	if status != http.StatusOK {
@@ -265,7 +263,7 @@ func TestPolicyPermissions(t *testing.T) {
 
 	// The same keep against a steward whose policy refuses nil: the keep
 	// learns why, in one line.
-	strict := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour})
+	strict := newFixture(t, strictPolicy(t))
 	_, err = stewardclient.Request(context.Background(), nil, strict.url, nilCSR)
 	if !errors.Is(err, stewardclient.ErrRefused) || !strings.Contains(err.Error(), "insecure: ") {
 		t.Fatalf("refused keep's error: %v", err)
@@ -283,11 +281,11 @@ func TestEnarxCSR(t *testing.T) {
 	at := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
 	clock := func(c *Config) { c.SNPRoots = nil; c.Now = func() time.Time { return at } }
 
-	strict := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour}, clock)
+	strict := newFixture(t, strictPolicy(t), clock)
 	if status, body := post(t, strict.url, ContentTypeCSR, csr); status != http.StatusForbidden || !strings.HasPrefix(string(body), "workload.modules") {
 		t.Fatalf("Enarx CSR under a module list: %d %s", status, body)
 	}
-	open := newFixture(t, &rulePolicy{modules: [][32]byte{{}}, lifetime: time.Hour}, clock)
+	open := newFixture(t, testPolicy(t, "[workload]", "any_module = true"), clock)
 	status, body := post(t, open.url, ContentTypeCSR, csr)
 	if status != http.StatusOK {
 		t.Fatalf("Enarx CSR: %d %s", status, body)
@@ -300,7 +298,7 @@ func TestEnarxCSR(t *testing.T) {
 	if err != nil || r.Claims.Platform != attest.PlatformSNP || r.Claims.WorkloadBound() {
 		t.Fatalf("Enarx keep's certificate: %+v, %v", r, err)
 	}
-	late := newFixture(t, &rulePolicy{modules: [][32]byte{{}}, lifetime: time.Hour}, func(c *Config) {
+	late := newFixture(t, testPolicy(t, "[workload]", "any_module = true"), func(c *Config) {
 		c.SNPRoots = nil
 		c.Now = func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
 	})
@@ -365,7 +363,7 @@ func TestCAFiles(t *testing.T) {
 }
 
 func TestServeShutsDownGracefully(t *testing.T) {
-	f := newFixture(t, &rulePolicy{modules: [][32]byte{module}, lifetime: time.Hour})
+	f := newFixture(t, strictPolicy(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

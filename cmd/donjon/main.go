@@ -87,7 +87,7 @@ protection, for development only.`,
 		},
 	}
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what donjon does, on stderr")
-	root.AddCommand(a.runCommand(), a.platformCommand(), a.verifyCommand(), a.keepCommand())
+	root.AddCommand(a.runCommand(), a.platformCommand(), a.verifyCommand(), a.stewardCommand(), a.keepCommand())
 	return root
 }
 

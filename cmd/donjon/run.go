@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ func keepChildMain(ctx context.Context, log *slog.Logger) int { return keep.Chil
 
 type runFlags struct {
 	backend    string
+	steward    string
 	configFile string
 	env        []string
 	dirs       []string
@@ -61,7 +63,8 @@ Exit status: the program's own exit code; 124 when --timeout stopped it;
 	}
 	fl := cmd.Flags()
 	fl.SetInterspersed(false) // flags after the module belong to the program
-	fl.StringVar(&f.backend, "backend", "auto", "keep backend: auto (the strongest this machine has) or nil (no protection, development only)")
+	fl.StringVar(&f.backend, "backend", "auto", "keep backend: auto (the strongest this machine has), snp, tdx, or nil (no protection, development only)")
+	fl.StringVar(&f.steward, "steward", "", "attestation service URL (overrides steward in the config); without one the keep self-signs its certificate")
 	fl.StringVarP(&f.configFile, "config", "c", "", "workload config (Donjon.toml or Enarx.toml)")
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable for the program: KEY=VALUE (repeatable)")
 	fl.StringArrayVar(&f.dirs, "dir", nil, "give the program a host directory: HOST[:GUEST] (repeatable)")
@@ -89,7 +92,7 @@ func (a *app) runKeep(ctx context.Context, f *runFlags, modulePath string, args 
 	if err != nil {
 		return err
 	}
-	plan, err := a.plan(cfg, f, filepath.Base(modulePath), args)
+	plan, err := a.plan(cfg, f, backend, filepath.Base(modulePath), args)
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,7 @@ func (a *app) runKeep(ctx context.Context, f *runFlags, modulePath string, args 
 	if err != nil {
 		return err
 	}
+	a.log.Debug("keep identity", "identity", out.Identity)
 	a.log.Debug("keep ended", "elapsed", out.Elapsed, "cached", out.Cached, "memory_bytes", out.MemoryBytes)
 	return outcomeError(plan, out)
 }
@@ -145,17 +149,14 @@ func (a *app) chooseBackend(ctx context.Context, name string) (tee.Backend, erro
 		report := tee.Detect(ctx, tee.RealProbe())
 		b := report.Best()
 		a.log.Debug("backend detected", "backend", b)
-		if b != tee.Nil {
-			return "", &exitError{code: exitDonjon, msg: fmt.Sprintf("this machine supports the %s backend, which this version of donjon cannot use yet: pass --backend nil to run without protection", b)}
-		}
 		return b, nil
 	}
 	b, err := tee.ParseBackend(name)
 	if err != nil {
 		return "", &exitError{code: 2, msg: fmt.Sprintf("--backend %q: %v", name, err)}
 	}
-	if b != tee.Nil {
-		return "", &exitError{code: exitDonjon, msg: fmt.Sprintf("--backend %s is not implemented yet: use --backend nil (development only) or auto", b)}
+	if b == tee.SGX {
+		return "", &exitError{code: exitDonjon, msg: "--backend sgx is not implemented yet: use snp, tdx, auto, or nil (development only)"}
 	}
 	return b, nil
 }
@@ -228,15 +229,53 @@ func applyFlags(cfg *config.Config, f *runFlags) error {
 	return nil
 }
 
+// configDigest is the digest the keep's evidence binds as its config: the
+// SHA-256 of the config file as written when the command line changes
+// nothing the workload sees, else of the file followed by a canonical list
+// of what the command line changed. So `sha256sum Donjon.toml` predicts the
+// digest of a keep run with the config alone, and a keep given extra
+// arguments, variables or directories cannot pass for one that was not.
+func configDigest(cfg *config.Config, f *runFlags, args []string) [32]byte {
+	var o strings.Builder
+	for _, a := range args {
+		fmt.Fprintf(&o, "arg %q\n", a)
+	}
+	for _, kv := range f.env {
+		fmt.Fprintf(&o, "env %q\n", kv)
+	}
+	for _, d := range f.dirs {
+		fmt.Fprintf(&o, "dir %q\n", d)
+	}
+	for _, d := range f.plainDirs {
+		fmt.Fprintf(&o, "plain-dir %q\n", d)
+	}
+	if f.memory != "" {
+		fmt.Fprintf(&o, "memory %q\n", f.memory)
+	}
+	if f.timeout > 0 {
+		fmt.Fprintf(&o, "timeout %q\n", f.timeout)
+	}
+	if o.Len() == 0 {
+		return cfg.Digest()
+	}
+	return sha256.Sum256(append(cfg.Raw(), "\n# donjon run command line\n"+o.String()...))
+}
+
 // plan resolves a config into what the keep process runs.
-func (a *app) plan(cfg *config.Config, f *runFlags, moduleName string, args []string) (*keep.Plan, error) {
+func (a *app) plan(cfg *config.Config, f *runFlags, backend tee.Backend, moduleName string, args []string) (*keep.Plan, error) {
 	p := &keep.Plan{
+		Backend:          string(backend),
 		ModuleName:       moduleName,
 		Args:             append(slices.Clone(cfg.Args), args...),
 		Env:              cfg.Environ(),
 		MemoryLimitPages: cfg.Limits.MemoryPages(),
 		Timeout:          cfg.Limits.Timeout,
 		Debug:            a.verbose,
+		Steward:          cfg.Steward,
+		ConfigDigest:     configDigest(cfg, f, args),
+	}
+	if f.steward != "" {
+		p.Steward = f.steward
 	}
 	if p.MemoryLimitPages == 0 {
 		p.MemoryLimitPages = keep.DefaultMemoryLimitPages

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"donjon.dev/attest"
+	"donjon.dev/attest/policy"
 	"donjon.dev/attest/snp"
 	"donjon.dev/attest/tdx"
 )
@@ -36,13 +39,16 @@ const (
 )
 
 type verifyFlags struct {
-	at           string
-	output       string
-	allowDebug   bool
-	vcek         string
-	roots        string
-	measurements []string
-	reportData   string
+	ca            string
+	policy        string
+	allowInsecure bool
+	at            string
+	output        string
+	allowDebug    bool
+	vcek          string
+	roots         string
+	measurements  []string
+	reportData    string
 }
 
 // verifyRequest is the parsed command line: everything a verification
@@ -55,6 +61,12 @@ type verifyRequest struct {
 	rootsFile    []byte // raw --roots contents, nil when absent
 	measurements [][]byte
 	reportData   []byte // 64 bytes, nil when --report-data was not given
+	// For keep identities (chains, keep CSRs, host:port):
+	cas           []*x509.Certificate // --ca
+	policy        *policy.Policy      // --policy; nil means policy.Default
+	allowInsecure bool
+	snpRoots      []snp.Root          // from --roots, when it holds AMD roots
+	tdxRoots      []*x509.Certificate // from --roots, when it holds an Intel root
 }
 
 // verifiedClaims is the output of a successful verification. The JSON field
@@ -78,24 +90,41 @@ type verifiedClaims struct {
 	GuestSVN    *uint32  `json:"guest_svn,omitempty"`
 	KeyBinding  string   `json:"key_binding,omitempty"`
 	Subject     string   `json:"subject,omitempty"`
+	// For keep identities:
+	Source       string `json:"source,omitempty"`
+	Insecure     bool   `json:"insecure"`
+	ModuleDigest string `json:"module_digest,omitempty"`
+	ConfigDigest string `json:"config_digest,omitempty"`
+	Issuer       string `json:"issuer,omitempty"`
+	NotAfter     string `json:"not_after,omitempty"`
 }
 
 func (a *app) verifyCommand() *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify [flags] TARGET",
-		Short: "Verify attestation evidence and print the claims it proves",
-		Long: `verify checks attestation evidence offline and prints what it proves.
-TARGET is a file: a raw AMD SEV-SNP attestation report (1184 bytes, with
---vcek), an Intel TDX quote (version 4), or an Enarx CSR (PEM or DER) that
-carries SEV-SNP evidence. The kind is detected from the bytes.
+		Short: "Verify a keep or attestation evidence and print the claims it proves",
+		Long: `verify checks a keep's identity or raw attestation evidence and prints what
+it proves. TARGET is one of:
 
-The default policy demands authentic evidence from a guest that cannot be
-debugged. verify exits 0 only when everything verified and the policy holds,
-1 with the failed check otherwise, and 2 on a usage error.`,
+  host:port        a running keep: TLS 1.3 handshake, then its certificate chain
+  a chain file     a keep's certificates (PEM, DER, or the steward's DER PkiPath)
+  a CSR            a keep's certificate request (donjon or Enarx SNP evidence)
+  a raw report     an AMD SEV-SNP attestation report (1184 bytes, with --vcek)
+  a quote          an Intel TDX quote (version 4)
+
+A keep certified by a steward is trusted through --ca (the steward's
+ca.pem); a keep without a steward presents a self-signed certificate with
+its hardware evidence inside, checked against the vendor roots.
+
+Without --policy the default policy holds: authentic evidence from SEV-SNP
+or TDX, not in debug mode, not the insecure nil backend. --allow-debug and
+--allow-insecure widen it for development. verify exits 0 only when
+everything verified and the policy holds, 1 with the failed check
+otherwise, and 2 on a usage error.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitError{code: 2, msg: fmt.Sprintf("verify: want exactly one TARGET file, got %d arguments (see donjon verify --help)", len(args))}
+				return &exitError{code: 2, msg: fmt.Sprintf("verify: want exactly one TARGET, got %d arguments (see donjon verify --help)", len(args))}
 			}
 			return nil
 		},
@@ -104,13 +133,16 @@ debugged. verify exits 0 only when everything verified and the policy holds,
 			if err != nil {
 				return err
 			}
-			return a.verify(req, args[0])
+			return a.verify(cmd.Context(), req, args[0])
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, msg: fmt.Sprintf("verify: %v (see donjon verify --help)", err)}
 	})
 	fl := cmd.Flags()
+	fl.StringVar(&f.ca, "ca", "", "trusted steward CA certificates (PEM), for keeps certified by a steward")
+	fl.StringVar(&f.policy, "policy", "", "appraisal policy file (TOML, see docs/policy.md) instead of the default policy")
+	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, "accept a keep on the nil backend, which protects nothing (development only; still shown)")
 	fl.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.BoolVar(&f.allowDebug, "allow-debug", false, "accept a guest that can be debugged (it is still shown)")
@@ -126,7 +158,7 @@ func (f *verifyFlags) parse(now time.Time) (*verifyRequest, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: 2, msg: "verify: " + fmt.Sprintf(format, args...)}
 	}
-	req := &verifyRequest{now: now, allowDebug: f.allowDebug}
+	req := &verifyRequest{now: now, allowDebug: f.allowDebug, allowInsecure: f.allowInsecure}
 	switch f.output {
 	case "text", "":
 	case "json":
@@ -176,11 +208,47 @@ func (f *verifyFlags) parse(now time.Time) (*verifyRequest, error) {
 			return nil, usage("--roots: %v", err)
 		}
 		req.rootsFile = b
+		if root, err := snpRoot(b); err == nil {
+			req.snpRoots = []snp.Root{root}
+		} else if der, err := certDER(b); err == nil {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				req.tdxRoots = []*x509.Certificate{c}
+			}
+		}
+	}
+	if f.ca != "" {
+		b, err := readLimited(f.ca)
+		if err != nil {
+			return nil, usage("--ca: %v", err)
+		}
+		certs, ok, err := parseChain(b)
+		if err != nil || !ok || len(certs) == 0 {
+			return nil, usage("--ca %s: want the steward's CA certificate in PEM (its ca.pem)", f.ca)
+		}
+		req.cas = certs
+	}
+	if f.policy != "" {
+		b, err := readLimited(f.policy)
+		if err != nil {
+			return nil, usage("--policy: %v", err)
+		}
+		p, err := policy.Parse(b, f.policy)
+		if err != nil {
+			return nil, usage("%v", err)
+		}
+		req.policy = p
 	}
 	return req, nil
 }
 
-func (a *app) verify(req *verifyRequest, target string) error {
+func (a *app) verify(ctx context.Context, req *verifyRequest, target string) error {
+	if looksLikeHostPort(target) {
+		claims, err := verifyKeepTLS(ctx, req, target)
+		if err != nil {
+			return &exitError{code: 1, msg: fmt.Sprintf("verify: %s (%s): %s", target, describeKind(kindKeepTLS), oneLine(err.Error()))}
+		}
+		return a.printClaims(req, claims)
+	}
 	data, err := readLimited(target)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("verify: %v", err)}
@@ -192,6 +260,14 @@ func (a *app) verify(req *verifyRequest, target string) error {
 	a.log.Debug("detected evidence", "target", target, "kind", kind)
 	var claims *verifiedClaims
 	switch kind {
+	case kindKeepChain:
+		chain, _, perr := parseChain(data)
+		if perr != nil {
+			return &exitError{code: 1, msg: fmt.Sprintf("verify: %s: %v", target, perr)}
+		}
+		claims, err = verifyKeepChain(req, chain)
+	case kindKeepCSR:
+		claims, err = verifyKeepCSR(req, csr.Raw)
 	case kindSNPReport:
 		if req.vcek == nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("verify: %s is a raw SEV-SNP report: pass the VCEK certificate that signed it with --vcek", target)}
@@ -205,6 +281,10 @@ func (a *app) verify(req *verifyRequest, target string) error {
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("verify: %s (%s): %s", target, describeKind(kind), oneLine(err.Error()))}
 	}
+	return a.printClaims(req, claims)
+}
+
+func (a *app) printClaims(req *verifyRequest, claims *verifiedClaims) error {
 	claims.VerifiedAt = req.now.UTC().Format(time.RFC3339)
 	if req.json {
 		enc := json.NewEncoder(a.stdout)
@@ -222,10 +302,13 @@ func detectEvidence(data []byte) (string, *x509.CertificateRequest, error) {
 	if len(data) == snpReportSize {
 		return kindSNPReport, nil, nil
 	}
+	if _, ok, _ := parseChain(data); ok {
+		return kindKeepChain, nil, nil
+	}
 	der := data
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-			return "", nil, fmt.Errorf("PEM block %q is not evidence donjon can verify: give a CERTIFICATE REQUEST, a raw SNP report or a TDX quote", block.Type)
+			return "", nil, fmt.Errorf("PEM block %q is not evidence donjon can verify: give CERTIFICATEs, a CERTIFICATE REQUEST, a raw SNP report or a TDX quote", block.Type)
 		}
 		der = block.Bytes
 	}
@@ -238,11 +321,16 @@ func detectEvidence(data []byte) (string, *x509.CertificateRequest, error) {
 		return "", nil, fmt.Errorf("not a TDX quote (v4), a raw SEV-SNP report (%d bytes, this is %d) or a CSR; give one of those", snpReportSize, len(data))
 	}
 	for _, ext := range csr.Extensions {
+		if ext.Id.Equal(attest.OIDEvidence) {
+			return kindKeepCSR, csr, nil
+		}
+	}
+	for _, ext := range csr.Extensions {
 		if ext.Id.Equal(snp.EnarxExtensionOID) {
 			return kindEnarxSNPCSR, csr, nil
 		}
 	}
-	return "", nil, fmt.Errorf("the CSR carries no SEV-SNP evidence (extension %v); this version of donjon verify checks only that kind of CSR", snp.EnarxExtensionOID)
+	return "", nil, fmt.Errorf("the CSR carries neither donjon evidence (%v) nor Enarx SEV-SNP evidence (%v)", attest.OIDEvidence, snp.EnarxExtensionOID)
 }
 
 // isTDXQuote checks the quote header: version 4 and TEE type 0x81 (TDX).
@@ -258,6 +346,12 @@ func describeKind(kind string) string {
 		return "detected a TDX quote v4"
 	case kindEnarxSNPCSR:
 		return "detected an Enarx CSR with SEV-SNP evidence"
+	case kindKeepChain:
+		return "detected a keep's certificate chain"
+	case kindKeepCSR:
+		return "detected a keep's certificate request"
+	case kindKeepTLS:
+		return "a keep over TLS"
 	}
 	return kind
 }
@@ -284,6 +378,14 @@ func verifySNP(req *verifyRequest, kind string, report, vcek []byte, crls []*x50
 	}
 	if err := snp.Check(c, snp.Policy{AllowDebug: req.allowDebug, AllowedMeasurements: req.measurements, ReportData: req.reportData}); err != nil {
 		return nil, policyHint(err)
+	}
+	if req.policy != nil {
+		ac := attest.ClaimsFromSNP(c)
+		if _, pol := req.keepOptions(); pol != nil {
+			if err := pol.Check(&ac); err != nil {
+				return nil, err
+			}
+		}
 	}
 	vmpl, svn := c.VMPL, c.GuestSVN
 	return &verifiedClaims{
@@ -353,6 +455,14 @@ func verifyTDX(req *verifyRequest, quote []byte) (*verifiedClaims, error) {
 	}
 	if err := tdx.Check(c, tdx.Policy{AllowDebug: req.allowDebug, AllowedMRTD: req.measurements, ReportData: req.reportData}); err != nil {
 		return nil, policyHint(err)
+	}
+	if req.policy != nil {
+		ac := attest.ClaimsFromTDX(c)
+		if _, pol := req.keepOptions(); pol != nil {
+			if err := pol.Check(&ac); err != nil {
+				return nil, err
+			}
+		}
 	}
 	rtmr := make([]string, len(c.RTMR))
 	for i, r := range c.RTMR {
@@ -503,6 +613,22 @@ func writeClaimsText(w io.Writer, c *verifiedClaims) error {
 	}
 	row("key binding", c.KeyBinding)
 	row("subject", c.Subject)
+	row("source", c.Source)
+	if c.Source != "" {
+		if c.Insecure {
+			row("insecure", "YES: nil backend, no hardware protection, development only")
+		} else {
+			row("insecure", "no")
+		}
+		if c.ModuleDigest != "" {
+			row("module", c.ModuleDigest)
+			row("config", c.ConfigDigest)
+		} else {
+			row("workload", "not attested (the keep binds only its key)")
+		}
+	}
+	row("issuer", c.Issuer)
+	row("not after", c.NotAfter)
 	return tw.Flush()
 }
 
