@@ -3,8 +3,10 @@ package steward
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -385,5 +387,81 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("still answering after shutdown")
+	}
+}
+
+// vcekSource is a VCEK cache holding one certificate.
+type vcekSource struct {
+	vcek  []byte
+	calls int
+}
+
+func (v *vcekSource) VCEK(_ context.Context, report []byte) ([]byte, error) {
+	v.calls++
+	if v.vcek == nil {
+		return nil, errors.New("not in the cache and no network")
+	}
+	return v.vcek, nil
+}
+
+// A keep whose host attached no certificate table: the steward finds the
+// VCEK in its source, or refuses with the reason.
+func TestEvidenceWithoutCertificateTable(t *testing.T) {
+	fake, err := teetest.NewFakeSNP(teetest.SNPOptions{Created: chainCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(context.Background(), tee.NewSNP(fake.Client), module, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := id.Evidence()
+	table, err := tee.ParseCertTable(ev.Certs)
+	if err != nil || table.VCEK() == nil {
+		t.Fatalf("the fake's certificate table: %v", err)
+	}
+	ev.Certs = nil
+	evExt, err := ev.Extension()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stated, err := attest.DeclaredClaims(ev, module, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimsExt, err := stated.Extension()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{evExt, claimsExt}}, id.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		source *vcekSource
+		status int
+	}{
+		{"no source", nil, http.StatusForbidden},
+		{"source without it", &vcekSource{}, http.StatusForbidden},
+		{"source with it", &vcekSource{vcek: table.VCEK()}, http.StatusOK},
+	} {
+		f := newFixture(t, strictPolicy(t), func(c *Config) {
+			c.SNPRoots = []snp.Root{fake.Root}
+			if tc.source != nil {
+				c.VCEK = tc.source
+			}
+		})
+		status, body := post(t, f.url, ContentTypeCSR, csr)
+		if status != tc.status {
+			t.Errorf("%s: status %d (%s), want %d", tc.name, status, body, tc.status)
+		}
+		if tc.source != nil && tc.source.calls != 1 {
+			t.Errorf("%s: the source was asked %d times, want once", tc.name, tc.source.calls)
+		}
+		if status != http.StatusOK && !strings.Contains(string(body), "VCEK") {
+			t.Errorf("%s: refusal %q does not say the VCEK is missing", tc.name, body)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"donjon.dev/attest/policy"
+	"donjon.dev/attest/snp/kds"
 	"donjon.dev/steward"
 )
 
@@ -27,6 +29,8 @@ type stewardFlags struct {
 	tlsKey     string
 	logFormat  string
 	maxRequest int64
+	kdsURL     string
+	kdsCache   string
 }
 
 func (a *app) stewardCommand() *cobra.Command {
@@ -72,6 +76,8 @@ SIGINT or SIGTERM stops accepting and lets requests in flight finish.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "private key (PEM) for --tls-cert")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.Int64Var(&f.maxRequest, "max-request", steward.DefaultMaxRequest, "largest request body accepted, in bytes")
+	fl.StringVar(&f.kdsURL, "kds-url", kds.DefaultBaseURL, "AMD KDS (or a mirror) for VCEKs that keeps do not send; \"none\": use the cache only")
+	fl.StringVar(&f.kdsCache, "kds-cache", "", "VCEK and CRL cache directory (default: STATE/kds)")
 	return cmd
 }
 
@@ -137,7 +143,15 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 		return fail("%v", err)
 	}
 	defer issued.Close()
-	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest})
+	vceks := &kds.Fetcher{BaseURL: f.kdsURL, CacheDir: f.kdsCache, Logger: log}
+	if vceks.CacheDir == "" {
+		vceks.CacheDir = filepath.Join(stateDir, "kds")
+	}
+	if f.kdsURL == "none" {
+		vceks.BaseURL = ""
+		vceks.Client = &http.Client{Transport: offlineTransport{}}
+	}
+	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest, VCEK: vceks})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -170,6 +184,13 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 	}
 	log.Info("steward stopped")
 	return nil
+}
+
+// offlineTransport refuses every request: --kds-url none.
+type offlineTransport struct{}
+
+func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("network fetches are off (--kds-url none)")
 }
 
 func defaultStateDir() (string, error) {
