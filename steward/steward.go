@@ -32,6 +32,13 @@ type VCEKSource interface {
 	VCEK(ctx context.Context, report []byte) ([]byte, error)
 }
 
+// CRLSource supplies AMD's revocation list for a product line ("Milan",
+// "Genoa", "Turin"), from a cache or AMD's KDS. The verifier checks its
+// signature and freshness.
+type CRLSource interface {
+	CRL(ctx context.Context, product string) (*x509.RevocationList, error)
+}
+
 // DefaultMaxRequest bounds a request body: a CSR with SNP evidence and its
 // certificate table is under 16 KB, an Enarx one with two CRLs under 64 KB.
 const DefaultMaxRequest = 256 << 10
@@ -48,6 +55,11 @@ type Config struct {
 	// VCEK, when set, supplies VCEKs for SNP evidence without a
 	// certificate table.
 	VCEK VCEKSource
+	// CRLs, when set, supplies AMD CRLs for SNP evidence, which is then
+	// refused if AMD revoked its VCEK's ASK. When the source has none (no
+	// network, nothing cached) the evidence is checked without, and the
+	// steward logs it.
+	CRLs CRLSource
 	// Logger receives one line per decision; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -127,7 +139,7 @@ func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x
 		AllowInsecure: slices.Contains(s.cfg.Policy.Platforms, attest.PlatformNil),
 		AllowDebug:    s.cfg.Policy.AllowDebug,
 	}
-	if err := s.findVCEK(ctx, csrDER, &opts); err != nil {
+	if err := s.findSNPCollateral(ctx, csrDER, &opts); err != nil {
 		return nil, nil, err
 	}
 	r, csr, err := attest.VerifyCSR(csrDER, opts)
@@ -140,9 +152,10 @@ func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x
 	return r, csr, nil
 }
 
-// findVCEK asks the VCEK source for SNP evidence that came without one.
-func (s *Steward) findVCEK(ctx context.Context, csrDER []byte, opts *attest.VerifyOptions) error {
-	if s.cfg.VCEK == nil {
+// findSNPCollateral asks the sources for the VCEK of SNP evidence that came
+// without one, and for the CRL of its product line.
+func (s *Steward) findSNPCollateral(ctx context.Context, csrDER []byte, opts *attest.VerifyOptions) error {
+	if s.cfg.VCEK == nil && s.cfg.CRLs == nil {
 		return nil
 	}
 	csr, err := x509.ParseCertificateRequest(csrDER)
@@ -150,14 +163,29 @@ func (s *Steward) findVCEK(ctx context.Context, csrDER []byte, opts *attest.Veri
 		return nil // VerifyCSR reports it
 	}
 	ev, err := attest.EvidenceFromCSR(csr)
-	if err != nil || ev.Platform != attest.PlatformSNP || ev.HasVCEK() {
+	if err != nil || ev.Platform != attest.PlatformSNP {
 		return nil
 	}
-	vcek, err := s.cfg.VCEK.VCEK(ctx, ev.Report)
-	if err != nil {
-		return &Rejection{http.StatusForbidden, "evidence", fmt.Errorf("the keep sent no VCEK and none could be found: %w", err)}
+	if s.cfg.VCEK != nil && !ev.HasVCEK() {
+		vcek, err := s.cfg.VCEK.VCEK(ctx, ev.Report)
+		if err != nil {
+			return &Rejection{http.StatusForbidden, "evidence", fmt.Errorf("the keep sent no VCEK and none could be found: %w", err)}
+		}
+		opts.SNPVCEK = vcek
 	}
-	opts.SNPVCEK = vcek
+	if s.cfg.CRLs != nil {
+		// The verifier applies the list whose issuer is the evidence's
+		// ARK and ignores the others; the source caches them, so asking
+		// for every product line costs nothing after the first request.
+		for _, product := range []string{snp.Milan, snp.Genoa, snp.Turin} {
+			crl, err := s.cfg.CRLs.CRL(ctx, product)
+			if err != nil {
+				s.cfg.Logger.Debug("no AMD CRL: SNP evidence from this product line is checked without revocation", "product", product, "err", err)
+				continue
+			}
+			opts.SNPCRLs = append(opts.SNPCRLs, crl)
+		}
+	}
 	return nil
 }
 

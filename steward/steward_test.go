@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -462,6 +463,65 @@ func TestEvidenceWithoutCertificateTable(t *testing.T) {
 		}
 		if status != http.StatusOK && !strings.Contains(string(body), "VCEK") {
 			t.Errorf("%s: refusal %q does not say the VCEK is missing", tc.name, body)
+		}
+	}
+}
+
+// crlSource serves one CRL for Milan and nothing for the other lines.
+type crlSource struct {
+	milan *x509.RevocationList
+	asked []string
+}
+
+func (c *crlSource) CRL(_ context.Context, product string) (*x509.RevocationList, error) {
+	c.asked = append(c.asked, product)
+	if product == snp.Milan && c.milan != nil {
+		return c.milan, nil
+	}
+	return nil, errors.New("offline")
+}
+
+// With a CRL from the ARK that revokes the ASK, SNP evidence is refused;
+// without one (offline) it is checked without revocation.
+func TestSNPRevocation(t *testing.T) {
+	fake, err := teetest.NewFakeSNP(teetest.SNPOptions{Created: chainCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, csr := keepCSR(t, tee.NewSNP(fake.Client), module)
+	revoking, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:     big.NewInt(1),
+		ThisUpdate: now.Add(-time.Hour),
+		NextUpdate: now.Add(24 * time.Hour),
+		RevokedCertificateEntries: []x509.RevocationListEntry{
+			{SerialNumber: fake.Signer.Ask.SerialNumber, RevocationTime: now.Add(-time.Hour)},
+		},
+	}, fake.Signer.Ark, fake.Signer.Keys.Ark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(revoking)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		source *crlSource
+		status int
+	}{
+		{"offline", &crlSource{}, http.StatusOK},
+		{"ASK revoked", &crlSource{milan: crl}, http.StatusForbidden},
+	} {
+		f := newFixture(t, strictPolicy(t), func(c *Config) { c.SNPRoots = []snp.Root{fake.Root}; c.CRLs = tc.source })
+		status, body := post(t, f.url, ContentTypeCSR, csr)
+		if status != tc.status {
+			t.Errorf("%s: status %d (%s), want %d", tc.name, status, body, tc.status)
+		}
+		if len(tc.source.asked) == 0 {
+			t.Errorf("%s: the CRL source was not asked", tc.name)
+		}
+		if status == http.StatusForbidden && !strings.Contains(string(body), "revoked") {
+			t.Errorf("%s: refusal %q does not say revoked", tc.name, body)
 		}
 	}
 }

@@ -151,7 +151,7 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 		vceks.BaseURL = ""
 		vceks.Client = &http.Client{Transport: offlineTransport{}}
 	}
-	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest, VCEK: vceks})
+	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest, VCEK: vceks, CRLs: vceks})
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -47,6 +47,9 @@ type FakeSNP struct {
 	// Root is the test ARK/ASK pair a verifier must trust to accept the
 	// fake's reports.
 	Root attestsnp.Root
+	// Signer is the test chain with its private keys, for tests that need
+	// to sign more (a CRL, say).
+	Signer *sevtest.AmdSigner
 }
 
 // NewFakeSNP returns a fake SEV-SNP guest device.
@@ -85,6 +88,7 @@ func NewFakeSNP(opts SNPOptions) (*FakeSNP, error) {
 	return &FakeSNP{
 		Client: &faketsm.Client{Subsystems: map[string]configfsi.Client{"report": tsm}},
 		Root:   attestsnp.Root{Product: attestsnp.Milan, ARK: signer.Ark, ASK: signer.Ask},
+		Signer: signer,
 	}, nil
 }
 
