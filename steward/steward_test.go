@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"donjon.dev/internal/testevidence"
 	"errors"
 	"fmt"
 	"io"
@@ -310,24 +311,7 @@ func TestEnarxCSR(t *testing.T) {
 	}
 }
 
-func evidenceDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "testdata", "evidence")
-		if _, err := os.Stat(cand); err == nil {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/evidence not found above the package")
-		}
-		dir = parent
-	}
-}
+func evidenceDir(t *testing.T) string { return testevidence.Dir(t) }
 
 func TestCAFiles(t *testing.T) {
 	dir := t.TempDir()

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"donjon.dev/internal/testevidence"
 	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,7 +142,7 @@ func TestTDXEvidenceConcurrent(t *testing.T) {
 // The offset this backend checks is where go-tdx-guest's parser finds the
 // report data in a real quote from a Sapphire Rapids TD.
 func TestCheckTDXQuoteOnRealQuote(t *testing.T) {
-	quote := readSharedEvidence(t, "tdx/spr-e4-quote.dat")
+	quote := testevidence.Read(t, "tdx/spr-e4-quote.dat")
 	parsed, err := tdxabi.QuoteToProto(quote)
 	if err != nil {
 		t.Fatalf("go-tdx-guest cannot parse the sample: %v", err)
@@ -161,27 +161,6 @@ func TestCheckTDXQuoteOnRealQuote(t *testing.T) {
 	rd[0] ^= 1
 	if err := checkTDXQuote(quote, rd); !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("checkTDXQuote(real quote, other report data): %v, want ErrBadResponse", err)
-	}
-}
-
-// readSharedEvidence reads a real evidence sample from shared/testdata/evidence
-// above the working directory. Its absence is a failure.
-func readSharedEvidence(t *testing.T, name string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "testdata", "evidence", name)
-		if b, err := os.ReadFile(candidate); err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/testdata/evidence/%s not found above the working directory", name)
-		}
-		dir = parent
 	}
 }
 

@@ -1,41 +1,14 @@
 package snp
 
 import (
-	"os"
-	"path/filepath"
+	"donjon.dev/internal/testevidence"
 	"testing"
 	"time"
 )
 
-// evidenceDir finds shared/testdata/evidence by walking up from the working
-// directory: the captured evidence lives beside the repository, not in it.
-func evidenceDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("working directory: %v", err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "testdata", "evidence")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("real attestation evidence not found: no shared/testdata/evidence in any parent of the working directory; check out the shared test data beside the repository")
-		}
-		dir = parent
-	}
-}
+func evidenceDir(tb testing.TB) string { return testevidence.Dir(tb) }
 
-func readEvidence(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(evidenceDir(tb), filepath.FromSlash(name)))
-	if err != nil {
-		tb.Fatalf("reading evidence %s: %v", name, err)
-	}
-	return b
-}
+func readEvidence(tb testing.TB, name string) []byte { return testevidence.Read(tb, name) }
 
 // Pinned clocks, from the evidence README.
 var (

@@ -1,9 +1,8 @@
 package tdx
 
 import (
+	"donjon.dev/internal/testevidence"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -11,35 +10,9 @@ import (
 // sprNow is the pinned verification time of the real Sapphire Rapids quote (evidence README).
 var sprNow = time.Date(2023, 7, 1, 1, 0, 0, 0, time.UTC)
 
-// evidenceDir finds shared/testdata/evidence beside the repository by walking up from the
-// working directory. The real evidence is required: its absence fails the test.
-func evidenceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "testdata", "evidence")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("real evidence not found: no shared/testdata/evidence in any parent of the working directory")
-		}
-		dir = parent
-	}
-}
+func evidenceDir(t testing.TB) string { return testevidence.Dir(t) }
 
-func readEvidence(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(evidenceDir(t), filepath.FromSlash(rel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readEvidence(t testing.TB, rel string) []byte { return testevidence.Read(t, rel) }
 
 func sprCollateral(t testing.TB) *Collateral {
 	return &Collateral{

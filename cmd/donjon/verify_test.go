@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"donjon.dev/internal/testevidence"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -24,45 +25,11 @@ const (
 	enarxTime = "2023-03-01T00:00:00Z"
 )
 
-// evidenceDir finds shared/testdata/evidence by walking up from the test's
-// working directory. Its absence is a failure: these tests are the proof
-// that verify works on real hardware evidence.
-func evidenceDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "testdata", "evidence")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("shared/testdata/evidence not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func evidenceDir(t *testing.T) string { return testevidence.Dir(t) }
 
-func evidence(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(evidenceDir(t), name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("evidence sample: %v", err)
-	}
-	return p
-}
+func evidence(t *testing.T, name string) string { return testevidence.Path(t, name) }
 
-func readEvidence(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(evidence(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readEvidence(t *testing.T, name string) []byte { return testevidence.Read(t, name) }
 
 // writeTemp writes b to a fresh file and returns its path.
 func writeTemp(t *testing.T, name string, b []byte) string {

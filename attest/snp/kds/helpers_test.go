@@ -3,10 +3,9 @@ package kds_test
 import (
 	"bytes"
 	"crypto/x509"
+	"donjon.dev/internal/testevidence"
 	"encoding/binary"
 	"encoding/hex"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,35 +14,9 @@ import (
 	sevtest "github.com/google/go-sev-guest/testing"
 )
 
-// evidenceDir finds shared/testdata/evidence by walking up from the working
-// directory: the captured evidence lives beside the repository, not in it.
-func evidenceDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("working directory: %v", err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "testdata", "evidence")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("real attestation evidence not found: no shared/testdata/evidence in any parent of the working directory")
-		}
-		dir = parent
-	}
-}
+func evidenceDir(tb testing.TB) string { return testevidence.Dir(tb) }
 
-func readEvidence(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(evidenceDir(tb), filepath.FromSlash(name)))
-	if err != nil {
-		tb.Fatalf("reading evidence %s: %v", name, err)
-	}
-	return b
-}
+func readEvidence(tb testing.TB, name string) []byte { return testevidence.Read(tb, name) }
 
 // The real Milan report (version 2) and the VCEK that signed it, from the
 // evidence README; the VCEK is valid 2022-09-24..2029-09-24.
