@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	toml "github.com/pelletier/go-toml/v2"
@@ -193,7 +194,7 @@ func typeError(name string, ix *index, err error) error {
 func typeMessage(path, msg string) string {
 	found := ""
 	if rest, ok := strings.CutPrefix(msg, "cannot decode TOML "); ok {
-		if t, _, ok := strings.Cut(rest, " into "); ok {
+		if t, _, ok := strings.Cut(rest, " into "); ok && t != "" {
 			found = ", not " + article(t)
 		}
 	} else if strings.Contains(msg, "array table") {
@@ -250,7 +251,8 @@ func unknownKey(key []string) string {
 
 // unknownKeys reports every key of doc that the schema lacks, below table.
 func (v *validator) unknownKeys(doc map[string]any, table []string) {
-	for k, val := range doc {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
+		val := doc[k]
 		path := append(table[:len(table):len(table)], k)
 		if !slices.Contains(keys[strings.Join(table, ".")], k) {
 			v.errs = append(v.errs, problem{at: v.ix.keyOffset(strings.Join(path, ".")), msg: unknownKey(path)})
@@ -288,7 +290,10 @@ func (v *validator) first(name string) error {
 	}
 	best := v.errs[0]
 	for _, e := range v.errs[1:] {
-		if e.at != noPos && (best.at == noPos || e.at < best.at) {
+		switch {
+		case e.at == best.at && e.msg < best.msg: // a tie still has one answer
+			best = e
+		case e.at != noPos && (best.at == noPos || e.at < best.at):
 			best = e
 		}
 	}
@@ -481,7 +486,17 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine flattens a message from the TOML library, which may quote bytes
+// of the file, into one line without control characters.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // suggest returns the candidate that s is a likely typo of (case aside):
 // one edit away for short words, two for longer ones; or "".

@@ -266,3 +266,34 @@ func TestParsedPolicyChecks(t *testing.T) {
 		t.Errorf("Check with another module = %v", err)
 	}
 }
+
+func TestParseTooManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("workload.any_module = true\n")
+	for i := range MaxKeys {
+		fmt.Fprintf(&b, "k%d = 1\n", i)
+	}
+	_, err := Parse([]byte(b.String()), "p.toml")
+	if err == nil || !strings.Contains(err.Error(), "more than 1000 keys") {
+		t.Errorf("%d keys: Parse = %v, want the key limit", MaxKeys+2, err)
+	}
+	// Dotted keys and inline tables count part by part.
+	for _, src := range []string{
+		strings.Repeat("a.", MaxKeys) + "b = 1\n",
+		"x = [{" + strings.Repeat("a = 1, ", MaxKeys) + "}]\n",
+	} {
+		if _, err := Parse([]byte(src), "p.toml"); err == nil || !strings.Contains(err.Error(), "more than 1000 keys") {
+			t.Errorf("Parse = %v, want the key limit", err)
+		}
+	}
+	// Under the limit, unknown keys are still reported where they are.
+	b.Reset()
+	b.WriteString("workload.any_module = true\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "k%d = 1\n", i)
+	}
+	var pe *ParseError
+	if _, err := Parse([]byte(b.String()), "p.toml"); !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(pe.Msg, `"k0"`) {
+		t.Errorf("500 unknown keys: Parse = %v, want k0 at line 2", err)
+	}
+}
