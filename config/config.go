@@ -27,6 +27,12 @@ const (
 // hundred bytes; the bound keeps hostile input cheap to reject.
 const MaxSize = 1 << 20
 
+// MaxKeys bounds the keys in one table of a config (each part of a dotted
+// key counts; array elements do not). The TOML decoder's duplicate check
+// costs the square of the keys in a table, so a hostile file of many keys
+// is refused before decoding; real configs have a few dozen.
+const MaxKeys = 4096
+
 // Kind is what a [[files]] entry opens as a file descriptor.
 type Kind string
 

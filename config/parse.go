@@ -1,6 +1,7 @@
 package config
 
 import (
+	"donjon.dev/internal/tomlkeys"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -46,6 +47,9 @@ var keyKinds = map[string]string{
 func Parse(file string, data []byte) (*Config, error) {
 	if len(data) > MaxSize {
 		return nil, &Error{File: file, Msg: fmt.Sprintf("the file is %d bytes, more than the %s limit: a config holds settings, not data; move data into a dir entry", len(data), formatSize(MaxSize))}
+	}
+	if line, over := tomlkeys.Overflow(data, MaxKeys); over {
+		return nil, &Error{File: file, Line: line, Msg: fmt.Sprintf("more than %d keys in one table: a config holds settings, not data; move data into a dir entry", MaxKeys)}
 	}
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {

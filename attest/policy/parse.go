@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"donjon.dev/internal/tomlkeys"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ import (
 // kilobytes even with thousands of digests.
 const MaxSize = 1 << 20
 
-// MaxKeys bounds the keys and table names in a policy file (array elements
+// MaxKeys bounds the keys in one table, and the tables, of a policy file (array elements
 // do not count): the schema has twenty.
 const MaxKeys = 1000
 
@@ -125,8 +126,8 @@ func Parse(data []byte, name string) (*Policy, error) {
 	if len(data) > MaxSize {
 		return nil, &ParseError{Name: name, Msg: fmt.Sprintf("the file is %d bytes, more than the %d-byte limit for a policy: is it the right file?", len(data), MaxSize)}
 	}
-	if tooManyKeys(data, MaxKeys) {
-		return nil, &ParseError{Name: name, Msg: fmt.Sprintf("the file names more than %d keys and tables, and a policy needs a few dozen: is it the right file?", MaxKeys)}
+	if line, over := tomlkeys.Overflow(data, MaxKeys); over {
+		return nil, &ParseError{Name: name, Line: line, Msg: fmt.Sprintf("the file names more than %d keys in one table, and a policy needs a few dozen: is it the right file?", MaxKeys)}
 	}
 	// A first, schema-free decode separates syntax errors from schema
 	// errors, and lets the index below assume a valid document.

@@ -186,57 +186,6 @@ func (ix *index) lineCol(offset int) (line, col int) {
 	return line, utf8.RuneCount(ix.data[ix.lineStarts[line-1]:offset]) + 1
 }
 
-// tooManyKeys reports whether a document names more than limit keys (each
-// part of a dotted key and of a table header counts), stopping as soon as
-// it does. The TOML decoder looks for duplicates key by key, so its time
-// grows with the square of the number of keys in a table; counting first
-// keeps a hostile file from making Parse slow. A syntax error ends the
-// count: the decoder reports it after at most limit keys.
-func tooManyKeys(data []byte, limit int) bool {
-	var p unstable.Parser
-	p.Reset(data)
-	n := 0
-	var countValue func(v *unstable.Node) bool
-	countKey := func(it unstable.Iterator) bool {
-		for it.Next() {
-			if n++; n > limit {
-				return true
-			}
-		}
-		return false
-	}
-	countValue = func(v *unstable.Node) bool {
-		if v.Kind != unstable.Array && v.Kind != unstable.InlineTable {
-			return false
-		}
-		for it := v.Children(); it.Next(); {
-			c := it.Node()
-			if c.Kind == unstable.KeyValue {
-				if countKey(c.Key()) || countValue(c.Value()) {
-					return true
-				}
-			} else if countValue(c) {
-				return true
-			}
-		}
-		return false
-	}
-	for p.NextExpression() {
-		e := p.Expression()
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			if countKey(e.Key()) {
-				return true
-			}
-		case unstable.KeyValue:
-			if countKey(e.Key()) || countValue(e.Value()) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func lineStarts(data []byte) []int {
 	starts := []int{0}
 	for i, c := range data {
