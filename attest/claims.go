@@ -18,6 +18,7 @@ const (
 	PlatformNil Platform = 1 // no TEE: development only, protects nothing
 	PlatformSNP Platform = 2 // AMD SEV-SNP
 	PlatformTDX Platform = 3 // Intel TDX
+	PlatformSGX Platform = 4 // Intel SGX (Enarx keeps)
 )
 
 func (p Platform) String() string {
@@ -28,11 +29,13 @@ func (p Platform) String() string {
 		return "snp"
 	case PlatformTDX:
 		return "tdx"
+	case PlatformSGX:
+		return "sgx"
 	}
 	return fmt.Sprintf("unknown(%d)", int(p))
 }
 
-func (p Platform) valid() bool { return p >= PlatformNil && p <= PlatformTDX }
+func (p Platform) valid() bool { return p >= PlatformNil && p <= PlatformSGX }
 
 // ClaimsVersion is the only claims extension version this code reads and
 // writes. A change of meaning or layout takes a new version.
@@ -95,7 +98,7 @@ func (c *Claims) WorkloadBound() bool {
 //
 //	DonjonClaims ::= SEQUENCE {
 //	  version      INTEGER (1),
-//	  platform     ENUMERATED { nil(1), snp(2), tdx(3) },
+//	  platform     ENUMERATED { nil(1), snp(2), tdx(3), sgx(4) },
 //	  insecure     BOOLEAN,
 //	  debug        BOOLEAN,
 //	  tcb          OCTET STRING (SIZE(0..64)),

@@ -116,7 +116,7 @@ func TestClaimsRejects(t *testing.T) {
 		"version 2":          {raw(func(r *claimsASN1) { r.Version = 2 }), "version 2"},
 		"version 0":          {raw(func(r *claimsASN1) { r.Version = 0 }), "version 0"},
 		"platform 0":         {raw(func(r *claimsASN1) { r.Platform = 0 }), "unknown platform"},
-		"platform 4":         {raw(func(r *claimsASN1) { r.Platform = 4 }), "unknown platform"},
+		"platform 5":         {raw(func(r *claimsASN1) { r.Platform = 5 }), "unknown platform"},
 		"snp insecure":       {raw(func(r *claimsASN1) { r.Insecure = true }), "insecure"},
 		"nil not insecure":   {raw(func(r *claimsASN1) { r.Platform = asn1.Enumerated(PlatformNil) }), "insecure"},
 		"short module":       {raw(func(r *claimsASN1) { r.ModuleDigest = r.ModuleDigest[:31] }), "32 bytes"},

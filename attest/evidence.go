@@ -205,6 +205,12 @@ type VerifyOptions struct {
 	SNPVCEK []byte
 	// SNPCRLs are AMD revocation lists to apply (see snp.Options.CRLs).
 	SNPCRLs []*x509.RevocationList
+	// SGXRoots are the trusted Intel roots for SGX quotes; nil means the
+	// real Intel SGX Root CA.
+	SGXRoots []*x509.Certificate
+	// SGXTCBStatus lists the SGX TCB statuses accepted (sgx.StatusUpToDate
+	// ...); nil accepts only UpToDate.
+	SGXTCBStatus []string
 	// CAs are the steward CA certificates trusted to issue keep
 	// certificates (VerifyChain); nil trusts none.
 	CAs []*x509.Certificate

@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"donjon.dev/attest/sgx"
 	"donjon.dev/attest/snp"
 	"donjon.dev/attest/tdx"
 )
@@ -19,6 +22,9 @@ const (
 	// SourceEnarxSNP: an Enarx keep's SEV-SNP evidence, verified here. It
 	// binds the key only: Enarx does not attest the workload.
 	SourceEnarxSNP = "Enarx SNP evidence"
+	// SourceEnarxSGX: an Enarx keep's SGX quote, verified here. It binds
+	// the key only.
+	SourceEnarxSGX = "Enarx SGX evidence"
 	// SourceSteward: a certificate issued by a trusted steward, which
 	// verified the evidence; the claims are the steward's.
 	SourceSteward = "steward certificate"
@@ -34,6 +40,7 @@ type Result struct {
 	// was verified here; both nil for a steward's certificate.
 	SNP *snp.Claims
 	TDX *tdx.Claims
+	SGX *sgx.Claims
 	// NotAfter is when the certificate the claims came from expires; zero
 	// for a certificate request.
 	NotAfter time.Time
@@ -76,7 +83,7 @@ func VerifyCSR(der []byte, opts VerifyOptions) (*Result, *x509.CertificateReques
 		return nil, nil, fmt.Errorf("%w: not signed by its own key: %v", ErrCSR, err)
 	}
 	var found []string
-	var enarxSNP []byte
+	var enarxSNP, enarxSGX []byte
 	for _, e := range csr.Extensions {
 		switch {
 		case e.Id.Equal(OIDEvidence):
@@ -86,6 +93,7 @@ func VerifyCSR(der []byte, opts VerifyOptions) (*Result, *x509.CertificateReques
 			enarxSNP = e.Value
 		case e.Id.Equal(OIDEnarxSGX):
 			found = append(found, "enarx-sgx")
+			enarxSGX = e.Value
 		case e.Id.Equal(OIDEnarxKVM):
 			found = append(found, "enarx-kvm")
 		}
@@ -103,7 +111,7 @@ func VerifyCSR(der []byte, opts VerifyOptions) (*Result, *x509.CertificateReques
 	case "enarx-snp":
 		r, err = verifyEnarxSNP(csr, enarxSNP, opts)
 	case "enarx-sgx":
-		err = fmt.Errorf("%w: Enarx SGX evidence is not verified by this donjon yet; run the keep on SEV-SNP or TDX", ErrUnsupported)
+		r, err = verifyEnarxSGX(csr, enarxSGX, opts)
 	case "enarx-kvm":
 		err = fmt.Errorf("%w: Enarx's kvm backend has no hardware evidence, so there is nothing to certify; run the keep on SEV-SNP or TDX", ErrUnsupported)
 	}
@@ -149,6 +157,54 @@ func verifyEnarxSNP(csr *x509.CertificateRequest, value []byte, opts VerifyOptio
 		return nil, ErrDebug
 	}
 	return r, nil
+}
+
+// ErrSGXTCBStatus means an SGX platform's appraised TCB status is not one
+// the verifier accepts (VerifyOptions.SGXTCBStatus).
+var ErrSGXTCBStatus = errors.New("attest: the SGX platform's TCB status is not accepted")
+
+func verifyEnarxSGX(csr *x509.CertificateRequest, value []byte, opts VerifyOptions) (*Result, error) {
+	quote, crls, collateral, err := sgx.ParseEnarxEvidence(value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCSR, err)
+	}
+	sc, err := sgx.Verify(quote, sgx.Options{Now: opts.Now, Roots: opts.SGXRoots, CRLs: crls, Collateral: collateral})
+	if err != nil {
+		return nil, fmt.Errorf("attest: Enarx sgx evidence: %w", err)
+	}
+	if err := sgx.EnarxBinding(csr, sc); err != nil {
+		return nil, fmt.Errorf("attest: Enarx sgx evidence: %w", err)
+	}
+	accepted := opts.SGXTCBStatus
+	if accepted == nil {
+		accepted = []string{sgx.StatusUpToDate}
+	}
+	if !slices.Contains(accepted, sc.TCBStatus) {
+		status := sc.TCBStatus
+		if status == "" {
+			status = "not appraised (no TCB collateral)"
+		}
+		return nil, fmt.Errorf("%w: %s, accepted: %s", ErrSGXTCBStatus, status, strings.Join(accepted, ", "))
+	}
+	r := &Result{Source: SourceEnarxSGX, Claims: ClaimsFromSGX(sc), SGX: sc}
+	if r.Claims.Debug && !opts.AllowDebug {
+		return nil, ErrDebug
+	}
+	return r, nil
+}
+
+// ClaimsFromSGX are the claims a verified SGX quote proves, workload aside:
+// the measurement is MRENCLAVE, the TCB is CPUSVN (16 bytes) followed by the
+// PCE SVN (2 bytes, little-endian), the platform id the FMSPC.
+func ClaimsFromSGX(sc *sgx.Claims) Claims {
+	tcb := append(bytes.Clone(sc.CPUSVN), byte(sc.PCESVN), byte(sc.PCESVN>>8))
+	return Claims{
+		Platform:    PlatformSGX,
+		Debug:       sc.Debug,
+		TCB:         tcb,
+		Measurement: bytes.Clone(sc.MRENCLAVE),
+		PlatformID:  bytes.Clone(sc.FMSPC),
+	}
 }
 
 // VerifyChain verifies the certificate chain a keep presents (in any order;

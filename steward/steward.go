@@ -23,6 +23,7 @@ import (
 
 	"donjon.dev/attest"
 	"donjon.dev/attest/policy"
+	"donjon.dev/attest/sgx"
 	"donjon.dev/attest/snp"
 )
 
@@ -52,6 +53,7 @@ type Config struct {
 	// AMD (Milan, Genoa, Turin) and Intel SGX roots.
 	SNPRoots []snp.Root
 	TDXRoots []*x509.Certificate
+	SGXRoots []*x509.Certificate
 	// VCEK, when set, supplies VCEKs for SNP evidence without a
 	// certificate table.
 	VCEK VCEKSource
@@ -123,7 +125,9 @@ func classify(err error) *Rejection {
 		return &Rejection{http.StatusForbidden, "insecure", err}
 	case errors.Is(err, attest.ErrDebug):
 		return &Rejection{http.StatusForbidden, "debug", err}
-	case errors.Is(err, attest.ErrReportData), errors.Is(err, snp.ErrBinding):
+	case errors.Is(err, attest.ErrSGXTCBStatus):
+		return &Rejection{http.StatusForbidden, policy.RuleSGXTCBStatus, err}
+	case errors.Is(err, attest.ErrReportData), errors.Is(err, snp.ErrBinding), errors.Is(err, sgx.ErrBinding):
 		return &Rejection{http.StatusForbidden, "binding", err}
 	}
 	return &Rejection{http.StatusForbidden, "evidence", err}
@@ -136,6 +140,8 @@ func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x
 		Now:           s.cfg.Now(),
 		SNPRoots:      s.cfg.SNPRoots,
 		TDXRoots:      s.cfg.TDXRoots,
+		SGXRoots:      s.cfg.SGXRoots,
+		SGXTCBStatus:  s.cfg.Policy.SGX.TCBStatus,
 		AllowInsecure: slices.Contains(s.cfg.Policy.Platforms, attest.PlatformNil),
 		AllowDebug:    s.cfg.Policy.AllowDebug,
 	}

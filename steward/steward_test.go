@@ -509,3 +509,35 @@ func TestSNPRevocation(t *testing.T) {
 		}
 	}
 }
+
+// The real Enarx CSR from an Ice Lake host verifies against Intel's real
+// root at its pinned time; its platform is OutOfDate, which only a policy
+// listing that status accepts.
+func TestEnarxSGXCSR(t *testing.T) {
+	csr := testevidence.Read(t, "enarx/sgx-icelake-i5.csr")
+	at := time.Date(2023, 2, 1, 0, 0, 0, 0, time.UTC)
+	clock := func(c *Config) { c.Now = func() time.Time { return at } }
+	base := []string{`platforms = ["sgx"]`, "[workload]", "any_module = true"}
+
+	strict := newFixture(t, testPolicy(t, base...), clock)
+	if status, body := post(t, strict.url, ContentTypeCSR, csr); status != http.StatusForbidden || !strings.HasPrefix(string(body), "sgx.tcb_status: ") {
+		t.Fatalf("OutOfDate SGX platform under the default status list: %d %s", status, body)
+	}
+	snpOnly := newFixture(t, testPolicy(t, `platforms = ["snp"]`, "[workload]", "any_module = true", "[sgx]", `tcb_status = ["OutOfDate"]`), clock)
+	if status, body := post(t, snpOnly.url, ContentTypeCSR, csr); status != http.StatusForbidden || !strings.HasPrefix(string(body), "platform: ") {
+		t.Fatalf("SGX keep under an SNP-only policy: %d %s", status, body)
+	}
+	open := newFixture(t, testPolicy(t, append(base, "[sgx]", `tcb_status = ["UpToDate", "OutOfDate"]`)...), clock)
+	status, body := post(t, open.url, ContentTypeCSR, csr)
+	if status != http.StatusOK {
+		t.Fatalf("Enarx SGX CSR: %d %s", status, body)
+	}
+	chain, err := stewardclient.ParsePkiPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := attest.VerifyChain(chain, attest.VerifyOptions{Now: at, CAs: []*x509.Certificate{open.ca.Cert}})
+	if err != nil || r.Claims.Platform != attest.PlatformSGX || len(r.Claims.Measurement) != 32 || r.Claims.WorkloadBound() {
+		t.Fatalf("Enarx SGX keep's certificate: %+v, %v", r, err)
+	}
+}

@@ -24,6 +24,10 @@ const (
 	RuleSNPMeasurements = "snp.measurements"
 	RuleTDXMinTCBSVN    = "tdx.min_tee_tcb_svn"
 	RuleTDXMRTD         = "tdx.mrtd"
+	RuleSGXMRENCLAVE    = "sgx.mrenclave"
+	// RuleSGXTCBStatus is applied while the quote is verified (the status
+	// is not part of the claims): see SGX.TCBStatus.
+	RuleSGXTCBStatus = "sgx.tcb_status"
 )
 
 // Rules returns every rule name in the order Check applies them.
@@ -69,6 +73,7 @@ var rules = []rule{
 	{RuleSNPMeasurements, checkSNPMeasurements},
 	{RuleTDXMinTCBSVN, checkTDXMinTCBSVN},
 	{RuleTDXMRTD, checkTDXMRTD},
+	{RuleSGXMRENCLAVE, checkSGXMRENCLAVE},
 }
 
 // Check appraises claims that a verifier established. It returns nil when
@@ -231,6 +236,18 @@ func checkTDXMRTD(p *Policy, c *attest.Claims) string {
 		return ""
 	}
 	return checkList(c.Measurement, p.TDX.MRTDs, "MRTD", "[tdx] mrtd")
+}
+
+func checkSGXMRENCLAVE(p *Policy, c *attest.Claims) string {
+	if c.Platform != attest.PlatformSGX || len(p.SGX.MRENCLAVEs) == 0 {
+		return ""
+	}
+	for _, a := range p.SGX.MRENCLAVEs {
+		if bytes.Equal(a[:], c.Measurement) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("MRENCLAVE %x is %s; add it to [sgx] mrenclave if this enclave is trusted", c.Measurement, notAmong(len(p.SGX.MRENCLAVEs)))
 }
 
 func checkList(have []byte, allowed [][48]byte, what, key string) string {

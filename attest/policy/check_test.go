@@ -277,7 +277,7 @@ func TestCheckReportsFirstInOrder(t *testing.T) {
 
 func TestRulesOrder(t *testing.T) {
 	want := []string{"platform", "insecure", "debug", "workload.modules", "workload.configs",
-		"snp.min_tcb", "snp.measurements", "tdx.min_tee_tcb_svn", "tdx.mrtd"}
+		"snp.min_tcb", "snp.measurements", "tdx.min_tee_tcb_svn", "tdx.mrtd", "sgx.mrenclave"}
 	if got := Rules(); !slices.Equal(got, want) {
 		t.Errorf("Rules() = %v, want %v", got, want)
 	}
@@ -367,5 +367,27 @@ func TestSummary(t *testing.T) {
 	}
 	if strings.Contains(got, "WARNING") {
 		t.Errorf("Summary warns about nil without nil listed:\n%s", got)
+	}
+}
+
+func TestSGXRules(t *testing.T) {
+	p, err := Parse([]byte("platforms = [\"sgx\"]\n[workload]\nany_module = true\n[sgx]\nmrenclave = [\""+strings.Repeat("ab", 32)+"\"]\ntcb_status = [\"UpToDate\", \"OutOfDate\"]\n"), "sgx.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.SGX.TCBStatus, []string{"UpToDate", "OutOfDate"}) {
+		t.Errorf("tcb_status parsed as %v", p.SGX.TCBStatus)
+	}
+	c := &attest.Claims{Platform: attest.PlatformSGX, Measurement: bytes.Repeat([]byte{0xab}, 32)}
+	if err := p.Check(c); err != nil {
+		t.Fatalf("allowed enclave: %v", err)
+	}
+	c.Measurement[0] = 0
+	var v *Violation
+	if err := p.Check(c); !errors.As(err, &v) || v.Rule != RuleSGXMRENCLAVE {
+		t.Fatalf("other enclave: %v", err)
+	}
+	if err := Default().Check(&attest.Claims{Platform: attest.PlatformSGX}); !errors.As(err, &v) || v.Rule != RulePlatform {
+		t.Fatalf("the default policy and SGX claims: %v", err)
 	}
 }

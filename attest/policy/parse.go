@@ -57,6 +57,7 @@ type file struct {
 	Workload    workload  `toml:"workload"`
 	SNP         snpTable  `toml:"snp"`
 	TDX         tdxTable  `toml:"tdx"`
+	SGX         sgxTable  `toml:"sgx"`
 	Certificate struct {
 		Lifetime *string `toml:"lifetime"`
 	} `toml:"certificate"`
@@ -86,13 +87,19 @@ type tdxTable struct {
 	MRTD         []string `toml:"mrtd"`
 }
 
+type sgxTable struct {
+	MRENCLAVE []string `toml:"mrenclave"`
+	TCBStatus []string `toml:"tcb_status"`
+}
+
 // keys lists the keys of each table, for unknown-key messages.
 var keys = map[string][]string{
-	"":            {"platforms", "allow_debug", "workload", "snp", "tdx", "certificate"},
+	"":            {"platforms", "allow_debug", "workload", "snp", "tdx", "sgx", "certificate"},
 	"workload":    {"modules", "any_module", "configs"},
 	"snp":         {"min_tcb", "measurements"},
 	"snp.min_tcb": {"bootloader", "tee", "snp", "microcode", "fmc"},
 	"tdx":         {"min_tee_tcb_svn", "mrtd"},
+	"sgx":         {"mrenclave", "tcb_status"},
 	"certificate": {"lifetime"},
 }
 
@@ -116,6 +123,9 @@ var expected = map[string][2]string{
 	"tdx":                    {"a table", "[tdx] on its own line"},
 	"tdx.min_tee_tcb_svn":    {"a string", `min_tee_tcb_svn = "<32 hex digits>"`},
 	"tdx.mrtd":               {"an array of strings", `mrtd = ["<96 hex digits>"]`},
+	"sgx":                    {"a table", "[sgx] on its own line"},
+	"sgx.mrenclave":          {"an array of strings", `mrenclave = ["<64 hex digits>"]`},
+	"sgx.tcb_status":         {"an array of strings", `tcb_status = ["UpToDate"]`},
 	"certificate":            {"a table", "[certificate] on its own line"},
 	"certificate.lifetime":   {"a string", `lifetime = "4h"`},
 }
@@ -308,6 +318,7 @@ func (v *validator) policy(f *file) *Policy {
 	p.Workload = v.workload(&f.Workload)
 	p.SNP = v.snp(&f.SNP)
 	p.TDX = v.tdx(&f.TDX)
+	p.SGX = v.sgx(&f.SGX)
 	p.CertificateLifetime = v.lifetime(f.Certificate.Lifetime)
 	return p
 }
@@ -338,8 +349,7 @@ func (v *validator) platforms(names *[]string) []attest.Platform {
 		case "nil":
 			pl = attest.PlatformNil
 		case "sgx":
-			v.fail(at, `platform "sgx" is not supported yet: use "snp" or "tdx"`)
-			continue
+			pl = attest.PlatformSGX
 		default:
 			if s := suggest(n, platformNames); s != "" {
 				v.fail(at, "platform %s is not a platform: did you mean %s?", quote(n), quote(s))
@@ -407,6 +417,30 @@ func (v *validator) tdx(t *tdxTable) TDX {
 	}
 	for _, d := range v.hexList("tdx.mrtd", t.MRTD, 48, "the 48-byte TDX MRTD (donjon verify prints it)") {
 		out.MRTDs = append(out.MRTDs, [48]byte(d))
+	}
+	return out
+}
+
+// sgxStatuses are the TCB statuses Intel assigns, in the order of trust.
+var sgxStatuses = []string{"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded"}
+
+func (v *validator) sgx(t *sgxTable) SGX {
+	var out SGX
+	for _, d := range v.hexList("sgx.mrenclave", t.MRENCLAVE, 32, "the 32-byte SGX MRENCLAVE (donjon verify prints it as the measurement)") {
+		out.MRENCLAVEs = append(out.MRENCLAVEs, [32]byte(d))
+	}
+	seen := map[string]bool{}
+	for i, st := range t.TCBStatus {
+		at := fmt.Sprintf("sgx.tcb_status[%d]", i)
+		switch {
+		case !slices.Contains(sgxStatuses, st):
+			v.fail(at, "sgx.tcb_status %s is not an Intel TCB status: use some of %s (Revoked is never accepted)", quote(st), strings.Join(sgxStatuses, ", "))
+		case seen[st]:
+			v.fail(at, "sgx.tcb_status repeats %s: remove the duplicate", quote(st))
+		default:
+			seen[st] = true
+			out.TCBStatus = append(out.TCBStatus, st)
+		}
 	}
 	return out
 }

@@ -41,6 +41,7 @@ type Policy struct {
 	Workload   Workload
 	SNP        SNP
 	TDX        TDX
+	SGX        SGX
 	// CertificateLifetime is the lifetime of a steward's certificates; zero
 	// means DefaultLifetime. See Lifetime.
 	CertificateLifetime time.Duration
@@ -86,6 +87,17 @@ type TDX struct {
 	MinTEETCBSVN [16]byte
 	// MRTDs are the allowed MRTD values; empty accepts any.
 	MRTDs [][48]byte
+}
+
+// SGX holds the rules that apply to Intel SGX claims (Enarx keeps) only.
+type SGX struct {
+	// MRENCLAVEs are the allowed enclave measurements; empty accepts any.
+	MRENCLAVEs [][32]byte
+	// TCBStatus lists the Intel TCB statuses accepted (sgx.StatusUpToDate,
+	// ...). The status is appraised while the quote is verified, so a
+	// verifier passes this list to attest.VerifyOptions.SGXTCBStatus; nil
+	// accepts only UpToDate.
+	TCBStatus []string
 }
 
 // Default is the policy `donjon verify` applies without --policy: SNP or

@@ -36,6 +36,7 @@ const (
 	kindSNPReport   = "snp-report"
 	kindTDXQuote    = "tdx-quote"
 	kindEnarxSNPCSR = "enarx-snp-csr"
+	kindEnarxSGXCSR = "enarx-sgx-csr"
 )
 
 type verifyFlags struct {
@@ -266,8 +267,11 @@ func (a *app) verify(ctx context.Context, req *verifyRequest, target string) err
 			return &exitError{code: 1, msg: fmt.Sprintf("verify: %s: %v", target, perr)}
 		}
 		claims, err = verifyKeepChain(req, chain)
-	case kindKeepCSR:
+	case kindKeepCSR, kindEnarxSGXCSR:
 		claims, err = verifyKeepCSR(req, csr.Raw)
+		if claims != nil {
+			claims.Evidence = kind
+		}
 	case kindSNPReport:
 		if req.vcek == nil {
 			return &exitError{code: 2, msg: fmt.Sprintf("verify: %s is a raw SEV-SNP report: pass the VCEK certificate that signed it with --vcek", target)}
@@ -306,7 +310,7 @@ func detectEvidence(data []byte) (string, *x509.CertificateRequest, error) {
 		return kindKeepChain, nil, nil
 	}
 	der := data
-	if block, _ := pem.Decode(data); block != nil {
+	if block := pemBlock(data); block != nil {
 		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
 			return "", nil, fmt.Errorf("PEM block %q is not evidence donjon can verify: give CERTIFICATEs, a CERTIFICATE REQUEST, a raw SNP report or a TDX quote", block.Type)
 		}
@@ -324,13 +328,16 @@ func detectEvidence(data []byte) (string, *x509.CertificateRequest, error) {
 		if ext.Id.Equal(attest.OIDEvidence) {
 			return kindKeepCSR, csr, nil
 		}
+		if ext.Id.Equal(attest.OIDEnarxSGX) {
+			return kindEnarxSGXCSR, csr, nil
+		}
 	}
 	for _, ext := range csr.Extensions {
 		if ext.Id.Equal(snp.EnarxExtensionOID) {
 			return kindEnarxSNPCSR, csr, nil
 		}
 	}
-	return "", nil, fmt.Errorf("the CSR carries neither donjon evidence (%v) nor Enarx SEV-SNP evidence (%v)", attest.OIDEvidence, snp.EnarxExtensionOID)
+	return "", nil, fmt.Errorf("the CSR carries neither donjon evidence (%v) nor Enarx SEV-SNP (%v) or SGX (%v) evidence", attest.OIDEvidence, snp.EnarxExtensionOID, attest.OIDEnarxSGX)
 }
 
 // isTDXQuote checks the quote header: version 4 and TEE type 0x81 (TDX).
@@ -346,6 +353,8 @@ func describeKind(kind string) string {
 		return "detected a TDX quote v4"
 	case kindEnarxSNPCSR:
 		return "detected an Enarx CSR with SEV-SNP evidence"
+	case kindEnarxSGXCSR:
+		return "detected an Enarx CSR with SGX evidence"
 	case kindKeepChain:
 		return "detected a keep's certificate chain"
 	case kindKeepCSR:
@@ -651,13 +660,24 @@ func readLimited(path string) ([]byte, error) {
 
 // certDER accepts one certificate as DER or PEM and returns its DER.
 func certDER(b []byte) ([]byte, error) {
-	if block, _ := pem.Decode(b); block != nil {
+	if block := pemBlock(b); block != nil {
 		if block.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
 		}
 		return block.Bytes, nil
 	}
 	return b, nil
+}
+
+// pemBlock decodes the first PEM block of a file that is PEM, and only of
+// such a file: DER evidence can carry PEM text inside it (an Enarx SGX CSR
+// holds Intel's PEM certificates), which is not a PEM file.
+func pemBlock(b []byte) *pem.Block {
+	if !bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("-----BEGIN ")) {
+		return nil
+	}
+	block, _ := pem.Decode(b)
+	return block
 }
 
 // oneLine keeps an error message on the single line the contract promises.

@@ -43,7 +43,7 @@ func looksLikeHostPort(target string) bool {
 // parseChain reads certificates as PEM (any number), one DER certificate, or
 // a DER PkiPath. ok is false when data is none of those.
 func parseChain(data []byte) (certs []*x509.Certificate, ok bool, err error) {
-	if block, _ := pem.Decode(data); block != nil {
+	if block := pemBlock(data); block != nil {
 		if block.Type != "CERTIFICATE" {
 			return nil, false, nil
 		}
@@ -103,6 +103,8 @@ func (req *verifyRequest) keepOptions() (attest.VerifyOptions, *policy.Policy) {
 		CAs:           req.cas,
 		SNPRoots:      req.snpRoots,
 		TDXRoots:      req.tdxRoots,
+		SGXRoots:      req.tdxRoots,
+		SGXTCBStatus:  widened.SGX.TCBStatus,
 		AllowInsecure: slices.Contains(widened.Platforms, attest.PlatformNil),
 		AllowDebug:    widened.AllowDebug,
 	}
@@ -206,12 +208,19 @@ func keepClaims(kind string, r *attest.Result, chain []*x509.Certificate) *verif
 	case attest.PlatformTDX:
 		out.TCB = "tee_tcb_svn=" + hex.EncodeToString(c.TCB)
 		out.FMSPC = hex.EncodeToString(c.PlatformID)
+	case attest.PlatformSGX:
+		out.TCB = "cpu_svn||pce_svn=" + hex.EncodeToString(c.TCB)
+		out.FMSPC = hex.EncodeToString(c.PlatformID)
 	case attest.PlatformNil:
 		out.TCB, out.TCBStatus = "none", "none: no hardware"
 	}
 	if r.SNP != nil {
 		out.Firmware = r.SNP.CurrentFirmware.String()
 		out.ReportData = hex.EncodeToString(r.SNP.ReportData[:])
+	}
+	if r.SGX != nil {
+		out.ReportData = hex.EncodeToString(r.SGX.ReportData)
+		out.TCBStatus = r.SGX.TCBStatus
 	}
 	if r.TDX != nil {
 		out.ReportData = hex.EncodeToString(r.TDX.ReportData)
@@ -241,6 +250,8 @@ func keepHint(err error) error {
 	switch {
 	case errors.Is(err, attest.ErrInsecure):
 		return errors.New("the keep runs on the nil backend: no hardware protects it and nothing proves what it runs; pass --allow-insecure to accept it for development")
+	case errors.Is(err, attest.ErrSGXTCBStatus):
+		return fmt.Errorf("policy: sgx.tcb_status: %w; accept it with [sgx] tcb_status in a --policy file", err)
 	case errors.Is(err, attest.ErrDebug):
 		return errors.New("the keep's TEE is in debug mode, so its host can read and change it; pass --allow-debug to accept it for development (it is still shown)")
 	case errors.Is(err, attest.ErrChain) && errors.As(err, new(x509.UnknownAuthorityError)):

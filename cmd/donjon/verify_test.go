@@ -330,3 +330,20 @@ func FuzzDetectEvidence(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifyEnarxSGXCSR(t *testing.T) {
+	csr := evidence(t, "enarx/sgx-icelake-i5.csr")
+	const at = "2023-02-01T00:00:00Z"
+	// Intel rates this platform OutOfDate: refused unless a policy accepts it.
+	wantFailure(t, donjon(t, "", nil, "verify", "--at", at, csr), 1, "sgx.tcb_status", "OutOfDate")
+	pol := writeTemp(t, "sgx.toml", []byte("platforms = [\"sgx\"]\n[workload]\nany_module = true\n[sgx]\ntcb_status = [\"UpToDate\", \"OutOfDate\"]\n"))
+	r := donjon(t, "", nil, "verify", "--at", at, "--policy", pol, csr)
+	if r.code != 0 {
+		t.Fatalf("refused: %v", r)
+	}
+	wantRow(t, r.stdout, "platform", "sgx")
+	wantRow(t, r.stdout, "tcb status", "OutOfDate")
+	wantRow(t, r.stdout, "workload", "not attested (the keep binds only its key)")
+	// After its CRLs expired.
+	wantFailure(t, donjon(t, "", nil, "verify", "--at", "2023-06-01T00:00:00Z", "--policy", pol, csr), 1)
+}
