@@ -59,6 +59,7 @@ func TestQuickReport(t *testing.T) {
 			checkRatio(t, lang+" "+m, row["ratio"], row["spread"])
 		}
 	}
+	checkStewardRows(t, rows, o, report.String())
 	if !strings.Contains(report.String(), "output matched the native program's") {
 		t.Errorf("report does not say outputs were checked:\n%s", report.String())
 	}

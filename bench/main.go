@@ -1,7 +1,8 @@
 // Command bench measures what running a program under donjon costs, as
 // ratios against the same program run natively in the same session: the
-// slowdown of compute-bound C and Go guests, and the start-up time of a
-// hello world, cold and from the compiled-code cache.
+// slowdown of compute-bound C and Go guests, the start-up time of a
+// hello world, cold and from the compiled-code cache, and the steward's
+// throughput and latency issuing certificates for SNP and TDX keeps.
 //
 // Every figure is a ratio to a baseline measured in the same run, with
 // the runs of the things compared interleaved, the median of several
@@ -13,6 +14,7 @@
 // Usage (from the repository root; `make bench` builds donjon first):
 //
 //	go run ./bench [-donjon build/donjon] [-quick] [-reps N] [-startup-reps N]
+//	               [-steward-requests N] [-steward-clients N] [-steward-time D]
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -57,6 +60,10 @@ type options struct {
 	RunTimeout  time.Duration // the most one run may take
 	WorkDir     string        // where guests and caches go; empty: a temporary directory
 	Log         *slog.Logger  // progress, on stderr
+
+	StewardRequests int           // certificate requests per platform and measure
+	StewardClients  int           // concurrent steward clients
+	StewardTime     time.Duration // no new steward round starts after this
 }
 
 // Default sizes keep `make bench` under about ten minutes on two cores.
@@ -68,6 +75,9 @@ const (
 	quickShaMB   = 1
 	quickSieveN  = 100_000
 	quickMatmulN = 24
+
+	defaultStewardRequests = 2000
+	quickStewardRequests   = 20
 )
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -81,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ShaMB, "sha-mb", 0, fmt.Sprintf("megabytes for sha256 (default %d, or %d with -quick)", defaultShaMB, quickShaMB))
 	fs.IntVar(&o.SieveN, "sieve-n", 0, fmt.Sprintf("upper bound of the prime sieve (default %d, or %d with -quick)", defaultSieveN, quickSieveN))
 	fs.IntVar(&o.MatmulN, "matmul-n", 0, fmt.Sprintf("side of the matrices multiplied (default %d, or %d with -quick)", defaultMatmulN, quickMatmulN))
+	fs.IntVar(&o.StewardRequests, "steward-requests", 0, fmt.Sprintf("certificate requests per platform (SNP, TDX) for each steward measure, each from its own keep (default %d, or %d with -quick)", defaultStewardRequests, quickStewardRequests))
+	fs.IntVar(&o.StewardClients, "steward-clients", 0, "concurrent steward clients (default GOMAXPROCS)")
+	fs.DurationVar(&o.StewardTime, "steward-time", 40*time.Second, "after this, the steward section starts no new round (it runs two at least): a bound for busy machines")
 	fs.DurationVar(&o.RunTimeout, "run-timeout", 3*time.Minute, "the most any one run may take")
 	fs.StringVar(&o.WorkDir, "work", "", "directory for donjon's compiled-code caches (default: a temporary directory, removed at the end); guests are built into the shared test-guest cache")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +126,10 @@ func (o *options) fillDefaults() {
 	pick(&o.ShaMB, defaultShaMB, quickShaMB)
 	pick(&o.SieveN, defaultSieveN, quickSieveN)
 	pick(&o.MatmulN, defaultMatmulN, quickMatmulN)
+	pick(&o.StewardRequests, defaultStewardRequests, quickStewardRequests)
+	if o.StewardClients == 0 {
+		o.StewardClients = runtime.GOMAXPROCS(0)
+	}
 	if o.RunTimeout == 0 {
 		o.RunTimeout = 3 * time.Minute
 	}
@@ -122,13 +139,17 @@ func (o *options) validate() error {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"-reps", o.Reps}, {"-startup-reps", o.StartupReps}, {"-sha-mb", o.ShaMB}, {"-sieve-n", o.SieveN}, {"-matmul-n", o.MatmulN}} {
+	}{{"-reps", o.Reps}, {"-startup-reps", o.StartupReps}, {"-sha-mb", o.ShaMB}, {"-sieve-n", o.SieveN}, {"-matmul-n", o.MatmulN},
+		{"-steward-requests", o.StewardRequests}, {"-steward-clients", o.StewardClients}} {
 		if c.v < 1 {
 			return fmt.Errorf("%s must be at least 1", c.name)
 		}
 	}
 	if o.RunTimeout < 0 {
 		return fmt.Errorf("-run-timeout must be positive")
+	}
+	if o.StewardTime < 0 {
+		return fmt.Errorf("-steward-time must be positive")
 	}
 	return nil
 }

@@ -66,6 +66,13 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err := startup.write(w); err != nil {
 		return err
 	}
+	stewardRes, err := runSteward(ctx, o, work)
+	if err != nil {
+		return err
+	}
+	if err := stewardRes.write(w); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintf(w, "\nEvery guest's output matched the native program's for the same input (%d donjon runs checked).\n",
 		compute.runs+startup.runs)
 	return err
