@@ -11,9 +11,9 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"donjon.dev/internal/testevidence"
 	"encoding/asn1"
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,24 +99,7 @@ func (k *keeps) names() []string { return []string{"nil", "snp", "snp-debug", "t
 // in a parent directory of the package.
 func evidenceFile(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "testdata", "evidence", name))
-		if err == nil {
-			return b
-		}
-		if !os.IsNotExist(err) {
-			tb.Fatal(err)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("shared/testdata/evidence/%s not found above the package", name)
-		}
-		dir = parent
-	}
+	return testevidence.Read(tb, name)
 }
 
 // signedDER is the outer shape of both a certificate and a PKCS#10

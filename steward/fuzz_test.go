@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"donjon.dev/internal/testevidence"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,19 +177,5 @@ func FuzzHandler(f *testing.F) {
 // shared/testdata/evidence/enarx above the package.
 func enarxCSR(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "testdata", "evidence", "enarx", name))
-		if err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if !os.IsNotExist(err) || parent == dir {
-			tb.Fatalf("shared/testdata/evidence/enarx/%s not found above the package: %v", name, err)
-		}
-		dir = parent
-	}
+	return testevidence.Read(tb, "enarx/"+name)
 }

@@ -278,10 +278,7 @@ func TestPolicyPermissions(t *testing.T) {
 // its pinned time. Enarx binds no workload, so a policy listing modules
 // refuses it, and one accepting any module certifies it.
 func TestEnarxCSR(t *testing.T) {
-	csr, err := os.ReadFile(filepath.Join(evidenceDir(t), "enarx", "snp-milan.csr"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr := testevidence.Read(t, "enarx/snp-milan.csr")
 	at := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
 	clock := func(c *Config) { c.SNPRoots = nil; c.Now = func() time.Time { return at } }
 
@@ -310,8 +307,6 @@ func TestEnarxCSR(t *testing.T) {
 		t.Fatalf("Enarx CSR after its CRLs expired: %d %s", status, body)
 	}
 }
-
-func evidenceDir(t *testing.T) string { return testevidence.Dir(t) }
 
 func TestCAFiles(t *testing.T) {
 	dir := t.TempDir()

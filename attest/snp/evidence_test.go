@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-func evidenceDir(tb testing.TB) string { return testevidence.Dir(tb) }
-
 func readEvidence(tb testing.TB, name string) []byte { return testevidence.Read(tb, name) }
 
 // Pinned clocks, from the evidence README.

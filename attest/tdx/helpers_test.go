@@ -10,8 +10,6 @@ import (
 // sprNow is the pinned verification time of the real Sapphire Rapids quote (evidence README).
 var sprNow = time.Date(2023, 7, 1, 1, 0, 0, 0, time.UTC)
 
-func evidenceDir(t testing.TB) string { return testevidence.Dir(t) }
-
 func readEvidence(t testing.TB, rel string) []byte { return testevidence.Read(t, rel) }
 
 func sprCollateral(t testing.TB) *Collateral {

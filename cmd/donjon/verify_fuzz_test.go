@@ -5,10 +5,9 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"donjon.dev/internal/testevidence"
 	"encoding/asn1"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -146,19 +145,5 @@ func oneLineError(t *testing.T, what string, err error) {
 // the package.
 func fuzzEvidenceFile(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "testdata", "evidence", name))
-		if err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if !os.IsNotExist(err) || parent == dir {
-			tb.Fatalf("shared/testdata/evidence/%s not found above the package: %v", name, err)
-		}
-		dir = parent
-	}
+	return testevidence.Read(tb, name)
 }

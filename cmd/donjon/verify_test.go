@@ -25,8 +25,6 @@ const (
 	enarxTime = "2023-03-01T00:00:00Z"
 )
 
-func evidenceDir(t *testing.T) string { return testevidence.Dir(t) }
-
 func evidence(t *testing.T, name string) string { return testevidence.Path(t, name) }
 
 func readEvidence(t *testing.T, name string) []byte { return testevidence.Read(t, name) }

@@ -7,9 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"donjon.dev/internal/testevidence"
 	"encoding/asn1"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,19 +118,5 @@ func fuzzStewardPath(tb testing.TB) []byte {
 // package.
 func fuzzEvidence(tb testing.TB, name string) []byte {
 	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "testdata", "evidence", name))
-		if err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if !os.IsNotExist(err) || parent == dir {
-			tb.Fatalf("shared/testdata/evidence/%s not found above the package: %v", name, err)
-		}
-		dir = parent
-	}
+	return testevidence.Read(tb, name)
 }

@@ -14,8 +14,6 @@ import (
 	sevtest "github.com/google/go-sev-guest/testing"
 )
 
-func evidenceDir(tb testing.TB) string { return testevidence.Dir(tb) }
-
 func readEvidence(tb testing.TB, name string) []byte { return testevidence.Read(tb, name) }
 
 // The real Milan report (version 2) and the VCEK that signed it, from the
