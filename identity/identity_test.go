@@ -407,7 +407,7 @@ func TestVerifyCSRRejects(t *testing.T) {
 		"evidence for other key":  {csrWith(t, stranger, evExt, claimsExt), attest.ErrReportData},
 		"claims another config":   {csrWith(t, stranger, evExt, otherConfigExt), attest.ErrReportData},
 		"two evidence extensions": {csrWith(t, stranger, evExt, pkix.Extension{Id: attest.OIDEnarxSNP, Value: []byte{5, 0}}), attest.ErrCSR},
-		"enarx sgx":               {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxSGX, Value: []byte{5, 0}}), attest.ErrUnsupported},
+		"enarx sgx garbage":       {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxSGX, Value: []byte{5, 0}}), attest.ErrCSR},
 		"enarx kvm":               {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxKVM, Value: []byte{5, 0}}), attest.ErrUnsupported},
 		"enarx snp garbage":       {csrWith(t, stranger, pkix.Extension{Id: attest.OIDEnarxSNP, Value: []byte{5, 0}}), attest.ErrCSR},
 	}
