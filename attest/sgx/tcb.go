@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"donjon.dev/attest/internal/intelpki"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -112,7 +113,7 @@ func signedBody(data []byte, field string, signer *ecdsa.PublicKey) ([]byte, err
 	if signer == nil || signer.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: TCB signing key is not ECDSA P-256", ErrCollateral)
 	}
-	if !verifyRaw(signer, body, sig) {
+	if !intelpki.VerifyRaw(signer, body, sig) {
 		return nil, fmt.Errorf("%w: %w: %s signature does not verify with the TCB signing certificate", ErrCollateral, ErrBadSignature, field)
 	}
 	return body, nil

@@ -14,11 +14,10 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"donjon.dev/attest/internal/intelpki"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"time"
 
@@ -140,7 +139,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	anchor, err := verifyChain(leaf, []*x509.Certificate{intermediate}, pool, opts.Now, "PCK certificate")
+	anchor, err := intelpki.VerifyChain(leaf, []*x509.Certificate{intermediate}, pool, opts.Now, "PCK certificate", ErrExpired, ErrUntrustedChain)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if !ok || pckKey.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: PCK certificate key is not ECDSA P-256", ErrUntrustedChain)
 	}
-	if !verifyRaw(pckKey, q.qeReport, q.qeReportSig) {
+	if !intelpki.VerifyRaw(pckKey, q.qeReport, q.qeReportSig) {
 		return nil, fmt.Errorf("%w: QE report signature does not verify with the PCK certificate", ErrBadSignature)
 	}
 	qe := parseReport(q.qeReport)
@@ -174,7 +173,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: attestation key: %v", ErrMalformed, err)
 	}
-	if !verifyRaw(attestKey, q.headerAndBody, q.signature) {
+	if !intelpki.VerifyRaw(attestKey, q.headerAndBody, q.signature) {
 		return nil, fmt.Errorf("%w: quote signature does not verify with the attestation key", ErrBadSignature)
 	}
 	if qe.debug() {
@@ -217,7 +216,7 @@ func appraise(claims *Claims, opts Options, pool *x509.CertPool, pckAnchor *x509
 	if signer.Subject.CommonName != cnTCBSigning {
 		return fmt.Errorf("%w: TCB signing certificate is %q, want %q", ErrCollateral, signer.Subject.CommonName, cnTCBSigning)
 	}
-	anchor, err := verifyChain(signer, chain[1:], pool, opts.Now, "TCB signing certificate")
+	anchor, err := intelpki.VerifyChain(signer, chain[1:], pool, opts.Now, "TCB signing certificate", ErrExpired, ErrUntrustedChain)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCollateral, err)
 	}
@@ -284,7 +283,7 @@ func rootPool(roots []*x509.Certificate) (*x509.CertPool, error) {
 // parsePCKChain splits the PEM chain embedded in the quote into leaf, intermediate and root,
 // and checks their roles by name.
 func parsePCKChain(chainPEM []byte) (leaf, intermediate, root *x509.Certificate, err error) {
-	certs, err := parsePEMCerts(chainPEM)
+	certs, err := intelpki.ParsePEMCerts(chainPEM, maxChainLength)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: PCK certificate chain: %v", ErrMalformed, err)
 	}
@@ -299,61 +298,6 @@ func parsePCKChain(chainPEM []byte) (leaf, intermediate, root *x509.Certificate,
 		return nil, nil, nil, fmt.Errorf("%w: PCK intermediate is %q, want %q or %q", ErrUntrustedChain, cn, cnProcessorCA, cnPlatformCA)
 	}
 	return leaf, intermediate, root, nil
-}
-
-// parsePEMCerts reads up to maxChainLength PEM certificates; only whitespace and NUL (the
-// quote generator's terminator) may follow them.
-func parsePEMCerts(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for len(certs) <= maxChainLength {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %.40q, want CERTIFICATE", block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) > maxChainLength {
-		return nil, fmt.Errorf("more than %d certificates", maxChainLength)
-	}
-	if len(bytes.Trim(data, "\x00\r\n\t ")) != 0 {
-		return nil, errors.New("unexpected bytes after the last certificate")
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate")
-	}
-	return certs, nil
-}
-
-// verifyChain verifies cert up to one of roots at now and returns the anchor that was used.
-func verifyChain(cert *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time, what string) (*x509.Certificate, error) {
-	inter := x509.NewCertPool()
-	for _, c := range intermediates {
-		inter.AddCert(c)
-	}
-	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		CurrentTime:   now,
-		// Intel PCK and TCB signing certificates carry no extended key usage.
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil {
-		var invalid x509.CertificateInvalidError
-		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			return nil, fmt.Errorf("%w: %s chain at %s: %v", ErrExpired, what, now.UTC().Format(time.RFC3339), err)
-		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrUntrustedChain, what, err)
-	}
-	chain := chains[0]
-	return chain[len(chain)-1], nil
 }
 
 // checkRevocation applies every CRL issued by a certificate of chain (leaf first, anchor last)
@@ -385,17 +329,6 @@ func checkRevocation(crls []*x509.RevocationList, chain []*x509.Certificate, now
 		}
 	}
 	return nil
-}
-
-// verifyRaw checks an Intel-format ECDSA P-256 signature (r||s, 32 bytes each) over SHA-256(msg).
-func verifyRaw(pub *ecdsa.PublicKey, msg, sig []byte) bool {
-	if len(sig) != rawSigSize {
-		return false
-	}
-	digest := sha256.Sum256(msg)
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:])
-	return ecdsa.Verify(pub, digest[:], r, s)
 }
 
 func allZero(b []byte) bool {

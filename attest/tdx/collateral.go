@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"donjon.dev/attest/internal/intelpki"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -27,12 +28,12 @@ func checkCollateral(c *Collateral, quote *pb.QuoteV4, leaf, intermediate, ancho
 		if len(c.TCBInfo) == 0 || len(c.QEIdentity) == 0 {
 			return "", fmt.Errorf("%w: TCB info and QE identity must be given together", ErrCollateral)
 		}
-		certs, err := parsePEMCerts(c.TCBSigningChain)
+		certs, err := intelpki.ParsePEMCerts(c.TCBSigningChain, 0)
 		if err != nil {
 			return "", fmt.Errorf("%w: TCB signing chain (required with TCB info): %v", ErrCollateral, err)
 		}
 		tcbSigner = certs[0]
-		if tcbAnchor, err = verifyChain(tcbSigner, certs[1:], roots, now, "TCB signing certificate"); err != nil {
+		if tcbAnchor, err = intelpki.VerifyChain(tcbSigner, certs[1:], roots, now, "TCB signing certificate", ErrExpired, ErrUntrustedChain); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrCollateral, err)
 		}
 	}
@@ -137,7 +138,7 @@ func checkSignedJSON(data []byte, field string, signer *x509.Certificate, now ti
 	if !ok || key.Curve != elliptic.P256() {
 		return fmt.Errorf("%w: TCB signing key is not ECDSA P-256", ErrCollateral)
 	}
-	if !verifyRaw(key, body, sig) {
+	if !intelpki.VerifyRaw(key, body, sig) {
 		return fmt.Errorf("%w: %w: %s signature does not verify with the TCB signing certificate", ErrCollateral, ErrBadSignature, field)
 	}
 	var dates struct {

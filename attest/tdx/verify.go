@@ -14,13 +14,13 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"donjon.dev/attest/internal/intelpki"
 	_ "embed"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -139,7 +139,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	anchor, err := verifyChain(leaf, []*x509.Certificate{intermediate}, pool, opts.Now, "PCK certificate")
+	anchor, err := intelpki.VerifyChain(leaf, []*x509.Certificate{intermediate}, pool, opts.Now, "PCK certificate", ErrExpired, ErrUntrustedChain)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if !ok || pckKey.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("%w: PCK certificate key is not ECDSA P-256", ErrUntrustedChain)
 	}
-	if !verifyRaw(pckKey, q.qeReport, q.qeReportSig) {
+	if !intelpki.VerifyRaw(pckKey, q.qeReport, q.qeReportSig) {
 		return nil, fmt.Errorf("%w: QE report signature does not verify with the PCK certificate", ErrBadSignature)
 	}
 	// The QE binds the attestation key: its report data is SHA-256(key || QE auth data) || 0*32.
@@ -165,7 +165,7 @@ func Verify(quote []byte, opts Options) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: attestation key: %v", ErrMalformed, err)
 	}
-	if !verifyRaw(attestKey, q.headerAndBody, q.signature) {
+	if !intelpki.VerifyRaw(attestKey, q.headerAndBody, q.signature) {
 		return nil, fmt.Errorf("%w: quote signature does not verify with the attestation key", ErrBadSignature)
 	}
 
@@ -229,7 +229,7 @@ func classifyLibraryError(err error) error {
 // parsePCKChain splits the PEM chain embedded in the quote. The third certificate (the root) is
 // not trusted from the quote: the anchor comes from Options.Roots.
 func parsePCKChain(chainPEM []byte) (leaf, intermediate *x509.Certificate, err error) {
-	certs, err := parsePEMCerts(chainPEM)
+	certs, err := intelpki.ParsePEMCerts(chainPEM, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: PCK certificate chain: %v", ErrMalformed, err)
 	}
@@ -237,67 +237,6 @@ func parsePCKChain(chainPEM []byte) (leaf, intermediate *x509.Certificate, err e
 		return nil, nil, fmt.Errorf("%w: PCK certificate chain has %d certificates, want 3 (leaf, intermediate, root)", ErrMalformed, len(certs))
 	}
 	return certs[0], certs[1], nil
-}
-
-func parsePEMCerts(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %q, want CERTIFICATE", block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(bytes.Trim(data, "\x00\r\n\t ")) != 0 {
-		return nil, errors.New("unexpected bytes after the last certificate")
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate")
-	}
-	return certs, nil
-}
-
-// verifyChain verifies cert up to one of roots at now and returns the anchor that was used.
-func verifyChain(cert *x509.Certificate, intermediates []*x509.Certificate, roots *x509.CertPool, now time.Time, what string) (*x509.Certificate, error) {
-	inter := x509.NewCertPool()
-	for _, c := range intermediates {
-		inter.AddCert(c)
-	}
-	chains, err := cert.Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		CurrentTime:   now,
-		// Intel PCK and TCB signing certificates carry no extended key usage.
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil {
-		var invalid x509.CertificateInvalidError
-		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			return nil, fmt.Errorf("%w: %s chain at %s: %v", ErrExpired, what, now.UTC().Format(time.RFC3339), err)
-		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrUntrustedChain, what, err)
-	}
-	chain := chains[0]
-	return chain[len(chain)-1], nil
-}
-
-// verifyRaw checks an Intel-format ECDSA P-256 signature (r||s, 32 bytes each) over SHA-256(msg).
-func verifyRaw(pub *ecdsa.PublicKey, msg, sig []byte) bool {
-	if len(sig) != rawSigSize {
-		return false
-	}
-	digest := sha256.Sum256(msg)
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:])
-	return ecdsa.Verify(pub, digest[:], r, s)
 }
 
 func allZero(b []byte) bool {
