@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
@@ -18,6 +17,7 @@ import (
 	"donjon.dev/attest"
 	"donjon.dev/attest/policy"
 	"donjon.dev/attest/snp"
+	"donjon.dev/steward/stewardclient"
 )
 
 // Kinds of TARGET that carry a donjon keep's identity.
@@ -67,15 +67,7 @@ func parseChain(data []byte) (certs []*x509.Certificate, ok bool, err error) {
 	if c, err := x509.ParseCertificate(data); err == nil {
 		return []*x509.Certificate{c}, true, nil
 	}
-	var raws []asn1.RawValue
-	if rest, err := asn1.Unmarshal(data, &raws); err == nil && len(rest) == 0 && len(raws) > 0 {
-		for _, r := range raws {
-			c, err := x509.ParseCertificate(r.FullBytes)
-			if err != nil {
-				return nil, false, nil // a SEQUENCE of something else
-			}
-			certs = append(certs, c)
-		}
+	if certs, err := stewardclient.ParsePkiPath(data); err == nil {
 		return certs, true, nil
 	}
 	return nil, false, nil
