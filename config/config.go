@@ -73,6 +73,8 @@ type Config struct {
 	Files []File
 	// Limits caps the guest's resources.
 	Limits Limits
+	// TLS is the keep's certificate: the names it is valid for.
+	TLS TLS
 
 	source string // file name, for messages
 	raw    []byte // the bytes parsed, for the config digest
@@ -99,6 +101,9 @@ type File struct {
 	Prot Prot
 	// Host is the host name or IP address a connect socket dials.
 	Host string
+	// Peer is how a TLS listen or connect socket authenticates the other
+	// end.
+	Peer Peer
 
 	// HostPath is the directory on the host that a dir entry opens (the
 	// TOML key "host"), as written: relative paths are relative to the
@@ -108,6 +113,51 @@ type File struct {
 	Guest string
 	// Plain leaves the directory's contents unencrypted on the host.
 	Plain bool
+}
+
+// Trust anchors a socket's Peer.CA can name besides PEM text.
+const (
+	// CASystem is the host's root certificates (connect only): for peers
+	// with certificates from public CAs.
+	CASystem = "system"
+	// CASteward is the CA of the steward that certified this keep.
+	CASteward = "steward"
+)
+
+// Peer says how a TLS socket authenticates the other end: the server a
+// connect socket dials, or the clients of a listen socket.
+type Peer struct {
+	// CA is the peer's trust anchors: CASystem, CASteward or PEM text of
+	// one or more CA certificates. "" means the default: for connect, the
+	// system roots (the steward's CA with Keep); for listen, no client
+	// certificate is asked for (the steward's CA with Keep). It is the TOML
+	// key "ca" of a connect entry and "client_ca" of a listen entry.
+	CA string
+	// Keep requires the peer to be an attested keep (require = "keep"):
+	// its certificate carries claims or evidence verified like `donjon
+	// verify` does, and its workload must match Modules and Configs.
+	Keep bool
+	// Modules and Configs, when not empty, list the workload digests a
+	// keep peer may have (peer_modules, peer_configs).
+	Modules, Configs [][32]byte
+	// AllowInsecure accepts keep peers on the nil backend, which protects
+	// nothing: for development only.
+	AllowInsecure bool
+}
+
+// Authenticated tells whether the socket checks its peer's certificate: a
+// connect socket always does over TLS; a listen socket when it asks its
+// clients for one.
+func (p Peer) Authenticated(k Kind) bool {
+	return k == KindConnect || p.CA != "" || p.Keep
+}
+
+// TLS is the [tls] table: the keep's certificate.
+type TLS struct {
+	// Names are the DNS names and IP addresses the keep's certificate is
+	// issued for, so that ordinary TLS clients (browsers, curl) accept it
+	// under those names. A steward certifies only names its policy lists.
+	Names []string
 }
 
 // FDName is the entry's name in FD_NAMES.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func TestParseDirFlag(t *testing.T) {
 		for _, plain := range []bool{false, true} {
 			f, err := ParseDirFlag(tt.in, plain)
 			want := File{Kind: KindDir, Name: "dir", HostPath: tt.host, Guest: tt.guest, Plain: plain}
-			if err != nil || f != want {
+			if err != nil || !reflect.DeepEqual(f, want) {
 				t.Errorf("ParseDirFlag(%q, %v) = %+v, %v; want %+v", tt.in, plain, f, err, want)
 			}
 		}

@@ -14,7 +14,10 @@ import (
 )
 
 // topKeys are the keys a config may have at the top level.
-var topKeys = []string{"steward", "args", "env", "files", "limits"}
+var topKeys = []string{"steward", "args", "env", "files", "limits", "tls"}
+
+// tlsKeys are the keys of [tls].
+var tlsKeys = []string{"names"}
 
 // limitKeys are the keys of [limits].
 var limitKeys = []string{"memory", "timeout"}
@@ -25,8 +28,8 @@ var kindKeys = map[Kind][]string{
 	KindStdin:   {"kind", "name"},
 	KindStdout:  {"kind", "name"},
 	KindStderr:  {"kind", "name"},
-	KindListen:  {"kind", "name", "addr", "port", "prot"},
-	KindConnect: {"kind", "name", "host", "port", "prot"},
+	KindListen:  {"kind", "name", "addr", "port", "prot", "client_ca", "require", "peer_modules", "peer_configs", "allow_insecure"},
+	KindConnect: {"kind", "name", "host", "port", "prot", "ca", "require", "peer_modules", "peer_configs", "allow_insecure"},
 	KindDir:     {"kind", "name", "host", "guest", "plain"},
 }
 
@@ -39,6 +42,13 @@ var keyKinds = map[string]string{
 	"host":  "connect and dir",
 	"guest": "dir",
 	"plain": "dir",
+
+	"client_ca":      "listen",
+	"ca":             "connect",
+	"require":        "listen and connect",
+	"peer_modules":   "listen and connect",
+	"peer_configs":   "listen and connect",
+	"allow_insecure": "listen and connect",
 }
 
 // Parse parses and validates a Donjon.toml (or an Enarx.toml) held in data.
@@ -192,6 +202,8 @@ func (p *parser) config(doc map[string]any) *Config {
 			c.Files = p.files(v, at)
 		case "limits":
 			c.Limits = p.limits(v, at)
+		case "tls":
+			c.TLS = p.tls(v, at)
 		default:
 			p.unknownKey(p.ix.keyPos(at), k, "", topKeys, "the top-level keys are "+list(topKeys))
 		}
@@ -353,6 +365,12 @@ func (p *parser) fileEntry(i int, v any, at keyPath) (File, bool) {
 				f.Addr = netip.MustParseAddr(s)
 			}
 		}
+	}
+	switch kind {
+	case KindListen, KindConnect:
+		f.Peer = p.peer(i, kind, f.Prot, m, at)
+	}
+	switch kind {
 	case KindConnect:
 		if _, has := m["host"]; !has {
 			missing("host", `"example.com"`)
@@ -388,6 +406,107 @@ func (p *parser) fileEntry(i int, v any, at keyPath) (File, bool) {
 		}
 	}
 	return f, len(p.errs) == nerrs
+}
+
+// peer reads the keys of a socket entry that say how it authenticates its
+// peer.
+func (p *parser) peer(i int, kind Kind, prot Prot, m map[string]any, at keyPath) Peer {
+	var peer Peer
+	field := func(k string) string { return fmt.Sprintf("files[%d].%s", i, k) }
+	caKey := "ca"
+	if kind == KindListen {
+		caKey = "client_ca"
+	}
+	if s, ok := p.str(m, at, caKey, field(caKey)); ok {
+		if msg := caProblem(field(caKey), kind, s); msg != "" {
+			p.failMsg(p.ix.valuePos(at.key(caKey)), msg)
+		}
+		peer.CA = s
+	}
+	if s, ok := p.str(m, at, "require", field("require")); ok {
+		if s != "keep" {
+			p.fail(p.ix.valuePos(at.key("require")), `%s %s is not a requirement: write require = "keep" to accept only attested keeps, or remove it`, field("require"), quote(s))
+		}
+		peer.Keep = true
+	}
+	peer.Modules = p.digests(m, at, "peer_modules", field("peer_modules"))
+	peer.Configs = p.digests(m, at, "peer_configs", field("peer_configs"))
+	if bv, has := m["allow_insecure"]; has {
+		b, ok := bv.(bool)
+		if !ok {
+			p.fail(p.ix.valuePos(at.key("allow_insecure")), "%s must be a boolean, not %s: write allow_insecure = true or remove it", field("allow_insecure"), typeName(bv))
+		}
+		peer.AllowInsecure = b
+	}
+	if key, msg := peerProblem(i, kind, prot, peer); msg != "" {
+		p.failMsg(p.ix.keyPos(at.key(key)), msg)
+	}
+	return peer
+}
+
+// digests reads an optional array of SHA-256 digests in hex.
+func (p *parser) digests(m map[string]any, at keyPath, key, subject string) [][32]byte {
+	v, has := m[key]
+	if !has {
+		return nil
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		p.fail(p.ix.valuePos(at.key(key)), `%s must be an array of SHA-256 digests in hex, not %s: write %s = ["e3b0c442..."]`, subject, typeName(v), key)
+		return nil
+	}
+	out := make([][32]byte, 0, len(arr))
+	for j, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			p.fail(p.ix.valuePos(at.key(key).index(j)), "%s[%d] must be a string, not %s: put the digest in quotes", subject, j, typeName(e))
+			continue
+		}
+		d, msg := parseDigest(fmt.Sprintf("%s[%d]", subject, j), s)
+		if msg != "" {
+			p.failMsg(p.ix.valuePos(at.key(key).index(j)), msg)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func (p *parser) tls(v any, at keyPath) TLS {
+	var t TLS
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.fail(p.ix.valuePos(at), `tls must be a table, not %s: write [tls] and then names = ["app.example.com"]`, typeName(v))
+		return t
+	}
+	for _, k := range sortedKeys(m) {
+		val, kat := m[k], at.key(k)
+		switch k {
+		case "names":
+			arr, ok := val.([]any)
+			if !ok {
+				p.fail(p.ix.valuePos(kat), `tls.names must be an array of strings, not %s: write names = ["app.example.com"]`, typeName(val))
+				continue
+			}
+			for j, e := range arr {
+				s, ok := e.(string)
+				if !ok {
+					p.fail(p.ix.valuePos(kat.index(j)), "tls.names[%d] must be a string, not %s: put the name in quotes", j, typeName(e))
+					continue
+				}
+				if msg := tlsNameProblem(fmt.Sprintf("tls.names[%d]", j), s); msg != "" {
+					p.failMsg(p.ix.valuePos(kat.index(j)), msg)
+				}
+				t.Names = append(t.Names, s)
+			}
+			if msg := tlsNamesProblem(t.Names); msg != "" {
+				p.failMsg(p.ix.valuePos(kat), msg)
+			}
+		default:
+			p.unknownKey(p.ix.keyPos(kat), k, " in [tls]", tlsKeys, "[tls] takes "+list(tlsKeys))
+		}
+	}
+	return t
 }
 
 // str reads an optional string key of a table. It reports a value of

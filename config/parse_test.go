@@ -308,7 +308,7 @@ func TestParseErrors(t *testing.T) {
 		// top level
 		{"unknown key with suggestion", doc(``, ``, `arg = ["x"]`), 3, 1, []string{`unknown key "arg": did you mean "args"?`}},
 		{"unknown key by case", doc(`Steward = "https://x.example"`), 1, 1, []string{`did you mean "steward"?`}},
-		{"unknown key without suggestion", doc(`[network]`, `x = 1`), 1, 2, []string{`unknown key "network": remove it; the top-level keys are steward, args, env, files and limits`}},
+		{"unknown key without suggestion", doc(`[network]`, `x = 1`), 1, 2, []string{`unknown key "network": remove it; the top-level keys are steward, args, env, files, limits and tls`}},
 		{"unknown key from dotted key", doc(`args = []`, `foo.bar = 1`), 2, 1, []string{`unknown key "foo"`}},
 
 		// steward
@@ -353,7 +353,7 @@ func TestParseErrors(t *testing.T) {
 		{"guest on listen", doc(`[[files]]`, `kind = "listen"`, `port = 1`, `guest = "/x"`), 4, 1, []string{`"guest"`, "guest applies to dir"}},
 		{"host on listen", doc(`[[files]]`, `kind = "listen"`, `port = 1`, `host = "x"`), 4, 1, []string{"host applies to connect and dir"}},
 		{"typo in entry key", doc(`[[files]]`, `kind = "listen"`, `port = 1`, `prto = "tcp"`), 4, 1, []string{`unknown key "prto" in files[0] (kind "listen"): did you mean "prot"?`}},
-		{"unknown entry key", doc(`[[files]]`, `kind = "listen"`, `port = 1`, `backlog = 5`), 4, 1, []string{`unknown key "backlog"`, "a listen entry takes kind, name, addr, port and prot"}},
+		{"unknown entry key", doc(`[[files]]`, `kind = "listen"`, `port = 1`, `backlog = 5`), 4, 1, []string{`unknown key "backlog"`, "a listen entry takes kind, name, addr, port, prot, client_ca, require, peer_modules, peer_configs and allow_insecure"}},
 		{"name not a string", doc(`[[files]]`, `kind = "stdin"`, `name = 0`), 3, 8, []string{"files[0].name must be a string, not an integer"}},
 		{"name with colon", doc(`[[files]]`, `kind = "stdin"`, `name = "a:b"`), 3, 8, []string{`files[0].name "a:b" contains ':'`, "FD_NAMES"}},
 		{"name empty", doc(`[[files]]`, `kind = "stdin"`, `name = ""`), 3, 8, []string{"files[0].name is empty"}},

@@ -1,6 +1,11 @@
 package config
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -206,4 +211,151 @@ func filesProblem(files []File) (int, string) {
 		guests[f.Guest] = i
 	}
 	return -1, ""
+}
+
+// caProblem checks a socket's trust anchors: a keyword or PEM certificates.
+func caProblem(subject string, kind Kind, ca string) string {
+	switch ca {
+	case CASteward:
+		return ""
+	case CASystem:
+		if kind == KindConnect {
+			return ""
+		}
+		return fmt.Sprintf(`%s "system" would accept any client with a certificate from a public CA: use "steward" or the PEM text of the CA that issues your clients' certificates`, subject)
+	}
+	if !strings.Contains(ca, "-----BEGIN") {
+		words := `"steward"`
+		if kind == KindConnect {
+			words = `"system", "steward"`
+		}
+		return fmt.Sprintf("%s %s is not a CA: use %s or the PEM text of CA certificates (a multi-line string starting -----BEGIN CERTIFICATE-----)", subject, quote(shorten(ca)), words)
+	}
+	if _, err := ParseCAs(ca); err != nil {
+		return fmt.Sprintf("%s: %v", subject, err)
+	}
+	return ""
+}
+
+// ParseCAs parses the PEM text of a socket's CA: one or more CERTIFICATE
+// blocks and nothing else.
+func ParseCAs(text string) ([]*x509.Certificate, error) {
+	rest := []byte(text)
+	var certs []*x509.Certificate
+	for {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rest = r
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %s is not a CERTIFICATE: give only CA certificates, never a key", quote(shorten(block.Type)))
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("text after certificate %d is not PEM: give only -----BEGIN CERTIFICATE----- blocks", len(certs))
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate in the PEM text")
+	}
+	return certs, nil
+}
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// peerProblem checks a socket's peer keys together. It returns the key to
+// point at and the message.
+func peerProblem(i int, kind Kind, prot Prot, p Peer) (string, string) {
+	caKey := "ca"
+	if kind == KindListen {
+		caKey = "client_ca"
+	}
+	var set []string
+	if p.CA != "" {
+		set = append(set, caKey)
+	}
+	if p.Keep {
+		set = append(set, "require")
+	}
+	if len(p.Modules) > 0 {
+		set = append(set, "peer_modules")
+	}
+	if len(p.Configs) > 0 {
+		set = append(set, "peer_configs")
+	}
+	if p.AllowInsecure {
+		set = append(set, "allow_insecure")
+	}
+	if prot == ProtTCP && len(set) > 0 {
+		return set[0], fmt.Sprintf(`%s has prot = "tcp" and %s: a plain TCP socket authenticates nobody; remove %s or use prot = "tls"`, entry(i, kind), set[0], set[0])
+	}
+	if !p.Keep {
+		for _, k := range set {
+			if k != caKey {
+				return k, fmt.Sprintf(`files[%d].%s applies to keep peers: add require = "keep" or remove it`, i, k)
+			}
+		}
+	}
+	if p.Keep && p.CA == CASystem {
+		return caKey, fmt.Sprintf(`files[%d].%s "system" cannot certify keeps: remove it (keep peers are checked against the steward's CA) or name the CA that certifies them`, i, caKey)
+	}
+	return "", ""
+}
+
+// parseDigest reads a SHA-256 digest written in hex.
+func parseDigest(subject, s string) ([32]byte, string) {
+	var d [32]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(d) {
+		return d, fmt.Sprintf("%s %s is not a SHA-256 digest: write 64 hex digits, as sha256sum prints them", subject, quote(shorten(s)))
+	}
+	copy(d[:], b)
+	return d, ""
+}
+
+// tlsNameProblem checks one name of [tls] names: a DNS name or an IP
+// address. Wildcards are not requested by keeps: a keep is one server.
+func tlsNameProblem(subject, name string) string {
+	if _, err := netip.ParseAddr(name); err == nil {
+		return ""
+	}
+	if strings.HasPrefix(name, "*") {
+		return fmt.Sprintf("%s %s is a wildcard: list the names the keep serves one by one", subject, quote(name))
+	}
+	if strings.HasSuffix(name, ".") {
+		return fmt.Sprintf("%s %s ends with a dot: write %s", subject, quote(name), quote(strings.TrimSuffix(name, ".")))
+	}
+	if msg := hostProblem(subject, name); msg != "" {
+		return msg
+	}
+	if strings.ContainsRune(name, '_') {
+		return fmt.Sprintf("%s %s contains '_', which certificates do not allow in host names", subject, quote(name))
+	}
+	return ""
+}
+
+// tlsNamesProblem checks [tls] names as a whole.
+func tlsNamesProblem(names []string) string {
+	seen := map[string]bool{}
+	for _, n := range names {
+		k := strings.ToLower(n)
+		if seen[k] {
+			return fmt.Sprintf("tls.names lists %s twice: keep one", quote(n))
+		}
+		seen[k] = true
+	}
+	if len(names) > 100 {
+		return fmt.Sprintf("tls.names has %d names, more than 100: a keep serves a few names", len(names))
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 )
 
@@ -59,6 +60,14 @@ func (c *Config) problem() string {
 			return fmt.Sprintf("limits.memory %d bytes is not a whole number of 64KiB pages: round it up with MemoryLimit", n)
 		}
 	}
+	for i, n := range c.TLS.Names {
+		if msg := tlsNameProblem(fmt.Sprintf("tls.names[%d]", i), n); msg != "" {
+			return msg
+		}
+	}
+	if msg := tlsNamesProblem(c.TLS.Names); msg != "" {
+		return msg
+	}
 	if c.Limits.Timeout < 0 {
 		return fmt.Sprintf("limits.timeout %s is negative: use 0 for no time limit", c.Limits.Timeout)
 	}
@@ -91,6 +100,7 @@ func fileProblem(i int, f File) string {
 		{"host", f.HostPath != "" && f.Kind != KindConnect, "HostPath"},
 		{"guest", f.Guest != "", "Guest"},
 		{"plain", f.Plain, "Plain"},
+		{"require", !reflect.DeepEqual(f.Peer, Peer{}), "Peer"},
 	}
 	for _, s := range set {
 		if s.isSet && !slices.Contains(allowed, s.key) {
@@ -110,6 +120,18 @@ func fileProblem(i int, f File) string {
 			return fmt.Sprintf("%s has no port: set Port to 1..65535", entry(i, f.Kind))
 		}
 		if msg := protProblem(field("prot"), string(f.Prot)); msg != "" {
+			return msg
+		}
+		caKey := "ca"
+		if f.Kind == KindListen {
+			caKey = "client_ca"
+		}
+		if f.Peer.CA != "" {
+			if msg := caProblem(field(caKey), f.Kind, f.Peer.CA); msg != "" {
+				return msg
+			}
+		}
+		if _, msg := peerProblem(i, f.Kind, f.Prot, f.Peer); msg != "" {
 			return msg
 		}
 	}
