@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/google/go-sev-guest/abi"
@@ -129,8 +131,9 @@ func (id *Identity) commonName() string {
 
 // SelfSigned returns a DER certificate for the key, signed by the key
 // itself, valid from now for validity, carrying the evidence and claims
-// extensions. Relying parties check it with attest.VerifySelfSigned.
-func (id *Identity) SelfSigned(now time.Time, validity time.Duration) ([]byte, error) {
+// extensions, and names (DNS names or IP addresses) as subject alternative
+// names. Relying parties check it with attest.VerifySelfSigned.
+func (id *Identity) SelfSigned(now time.Time, validity time.Duration, names ...string) ([]byte, error) {
 	if validity <= 0 {
 		return nil, fmt.Errorf("identity: certificate validity %s must be positive", validity)
 	}
@@ -155,6 +158,7 @@ func (id *Identity) SelfSigned(now time.Time, validity time.Duration) ([]byte, e
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		ExtraExtensions: []pkix.Extension{evExt, claimsExt},
 	}
+	tmpl.DNSNames, tmpl.IPAddresses = SplitNames(names)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &id.key.PublicKey, id.key)
 	if err != nil {
 		return nil, fmt.Errorf("identity: self-sign certificate: %w", err)
@@ -166,7 +170,9 @@ func (id *Identity) SelfSigned(now time.Time, validity time.Duration) ([]byte, e
 // the evidence extension and the claims extension, which states the
 // workload digests the evidence binds (the steward cannot recompute the
 // report data without them); the steward checks both with attest.VerifyCSR.
-func (id *Identity) CSR() ([]byte, error) {
+// names (DNS names or IP addresses) are the subject alternative names the
+// keep asks for; a steward grants only those its policy lists.
+func (id *Identity) CSR(names ...string) ([]byte, error) {
 	evExt, err := id.evidence.Extension()
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
@@ -179,9 +185,22 @@ func (id *Identity) CSR() ([]byte, error) {
 		Subject:         pkix.Name{CommonName: id.commonName()},
 		ExtraExtensions: []pkix.Extension{evExt, claimsExt},
 	}
+	tmpl.DNSNames, tmpl.IPAddresses = SplitNames(names)
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, id.key)
 	if err != nil {
 		return nil, fmt.Errorf("identity: certificate request: %w", err)
 	}
 	return der, nil
+}
+
+// SplitNames sorts certificate names into DNS names and IP addresses.
+func SplitNames(names []string) (dns []string, ips []net.IP) {
+	for _, n := range names {
+		if ip, err := netip.ParseAddr(n); err == nil {
+			ips = append(ips, ip.AsSlice())
+		} else {
+			dns = append(dns, n)
+		}
+	}
+	return dns, ips
 }

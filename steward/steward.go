@@ -155,6 +155,12 @@ func (s *Steward) Verify(ctx context.Context, csrDER []byte) (*attest.Result, *x
 	if err := s.cfg.Policy.Check(&r.Claims); err != nil {
 		return nil, nil, classify(err)
 	}
+	if len(csr.URIs) > 0 || len(csr.EmailAddresses) > 0 {
+		return nil, nil, &Rejection{http.StatusForbidden, policy.RuleCertificateNames, errors.New("the request asks for URI or e-mail names: a steward certifies only DNS names and IP addresses")}
+	}
+	if err := s.cfg.Policy.CheckNames(csr.DNSNames, csr.IPAddresses); err != nil {
+		return nil, nil, classify(err)
+	}
 	return r, csr, nil
 }
 
@@ -231,6 +237,9 @@ func (s *Steward) Issue(ctx context.Context, csrDER []byte, remote string) ([]by
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		ExtraExtensions: []pkix.Extension{claimsExt},
+		// Names the policy granted (Verify checked them).
+		DNSNames:    csr.DNSNames,
+		IPAddresses: csr.IPAddresses,
 	}
 	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, s.cfg.CA.Cert, csr.PublicKey, s.cfg.CA.Key)
 	if err != nil {

@@ -536,3 +536,48 @@ func TestEnarxSGXCSR(t *testing.T) {
 		t.Fatalf("Enarx SGX keep's certificate: %+v, %v", r, err)
 	}
 }
+
+func TestCertificateNames(t *testing.T) {
+	f := newFixture(t, strictPolicy(t, `[certificate]`, `names = ["localhost", "127.0.0.1", "*.apps.example.com"]`))
+	id, err := identity.New(context.Background(), tee.NewSNP(f.fake.Client), module, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := id.CSR("localhost", "127.0.0.1", "web.apps.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := stewardclient.Request(context.Background(), nil, f.url, csr)
+	if err != nil {
+		t.Fatalf("a request for granted names: %v", err)
+	}
+	leaf := chain[1]
+	if strings.Join(leaf.DNSNames, ",") != "localhost,web.apps.example.com" || len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("certificate names %v %v", leaf.DNSNames, leaf.IPAddresses)
+	}
+	// An ordinary TLS client checks them against the steward's CA.
+	roots := x509.NewCertPool()
+	roots.AddCert(f.ca.Cert)
+	for _, name := range []string{"localhost", "127.0.0.1", "web.apps.example.com"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: now}); err != nil {
+			t.Errorf("the certificate does not verify for %s: %v", name, err)
+		}
+	}
+
+	for _, names := range [][]string{{"localhost", "bank.example.com"}, {"127.0.0.2"}, {"apps.example.com"}} {
+		csr, err := id.CSR(names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := post(t, f.url, "application/pkcs10", csr)
+		if code != http.StatusForbidden || !strings.HasPrefix(string(body), "certificate.names: ") || !strings.Contains(string(body), names[len(names)-1]) {
+			t.Errorf("names %v: %d %q, want 403 certificate.names", names, code, body)
+		}
+	}
+	// Without [certificate] names, no name is granted.
+	g := newFixture(t, strictPolicy(t))
+	_, err = stewardclient.Request(context.Background(), nil, g.url, csr)
+	if err == nil || !strings.Contains(err.Error(), "certificate.names") || !strings.Contains(err.Error(), "grants no names") {
+		t.Errorf("a steward without certificate names: %v", err)
+	}
+}

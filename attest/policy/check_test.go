@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -389,5 +390,76 @@ func TestSGXRules(t *testing.T) {
 	}
 	if err := Default().Check(&attest.Claims{Platform: attest.PlatformSGX}); !errors.As(err, &v) || v.Rule != RulePlatform {
 		t.Fatalf("the default policy and SGX claims: %v", err)
+	}
+}
+
+func TestCheckNames(t *testing.T) {
+	p := &Policy{CertificateNames: []string{"localhost", "127.0.0.1", "*.apps.example.com", "2001:db8::1"}}
+	ok := []struct {
+		dns []string
+		ips []string
+	}{
+		{nil, nil},
+		{[]string{"localhost", "LocalHost"}, []string{"127.0.0.1", "::ffff:127.0.0.1", "2001:db8:0::1"}},
+		{[]string{"a.apps.example.com", "B-2.Apps.Example.com"}, nil},
+	}
+	for _, tt := range ok {
+		if err := p.CheckNames(tt.dns, parseIPs(t, tt.ips)); err != nil {
+			t.Errorf("CheckNames(%v, %v): %v", tt.dns, tt.ips, err)
+		}
+	}
+	bad := []struct {
+		dns  []string
+		ips  []string
+		name string
+	}{
+		{[]string{"apps.example.com"}, nil, "apps.example.com"},
+		{[]string{"a.b.apps.example.com"}, nil, "a.b.apps.example.com"},
+		{[]string{"localhost", "evil.example"}, nil, "evil.example"},
+		{nil, []string{"127.0.0.2"}, "127.0.0.2"},
+		{[]string{"localhost.localdomain"}, nil, "localhost.localdomain"},
+	}
+	for _, tt := range bad {
+		err := p.CheckNames(tt.dns, parseIPs(t, tt.ips))
+		var v *Violation
+		if !errors.As(err, &v) || v.Rule != RuleCertificateNames || !strings.Contains(v.Reason, `"`+tt.name+`"`) {
+			t.Errorf("CheckNames(%v, %v) = %v, want a certificate.names violation naming %q", tt.dns, tt.ips, err, tt.name)
+		}
+	}
+	if err := Default().CheckNames([]string{"localhost"}, nil); err == nil || !strings.Contains(err.Error(), "grants no names") {
+		t.Errorf("the default policy granted a name: %v", err)
+	}
+}
+
+func parseIPs(t *testing.T, s []string) []net.IP {
+	var ips []net.IP
+	for _, a := range s {
+		ip := net.ParseIP(a)
+		if ip == nil {
+			t.Fatalf("bad test IP %q", a)
+		}
+		ips = append(ips, ip)
+	}
+	return ips
+}
+
+func TestParseCertificateNames(t *testing.T) {
+	p, err := Parse([]byte("[workload]\nany_module = true\n[certificate]\nnames = [\"localhost\", \"*.example.com\", \"::1\"]\n"), "p.toml")
+	if err != nil || len(p.CertificateNames) != 3 {
+		t.Fatalf("Parse: %v %+v", err, p)
+	}
+	for pat, want := range map[string]string{
+		`"*"`:               "wildcard elsewhere",
+		`"a.*.example.com"`: "wildcard elsewhere",
+		`"*.com"`:           "whole top-level domain",
+		`"-a.example"`:      "not a DNS name",
+		`"a_b.example"`:     "not a DNS name",
+		`"example.com."`:    "not a DNS name",
+		`"x", "X"`:          "listed twice",
+	} {
+		_, err := Parse([]byte("[workload]\nany_module = true\n[certificate]\nnames = ["+pat+"]\n"), "p.toml")
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "p.toml:4:") {
+			t.Errorf("names = [%s]: %v, want %q at line 4", pat, err, want)
+		}
 	}
 }

@@ -60,6 +60,7 @@ type file struct {
 	SGX         sgxTable  `toml:"sgx"`
 	Certificate struct {
 		Lifetime *string `toml:"lifetime"`
+		Names    []string `toml:"names"`
 	} `toml:"certificate"`
 }
 
@@ -100,7 +101,7 @@ var keys = map[string][]string{
 	"snp.min_tcb": {"bootloader", "tee", "snp", "microcode", "fmc"},
 	"tdx":         {"min_tee_tcb_svn", "mrtd"},
 	"sgx":         {"mrenclave", "tcb_status"},
-	"certificate": {"lifetime"},
+	"certificate": {"lifetime", "names"},
 }
 
 // expected says what each key takes and shows it, for type-mismatch
@@ -128,6 +129,7 @@ var expected = map[string][2]string{
 	"sgx.tcb_status":         {"an array of strings", `tcb_status = ["UpToDate"]`},
 	"certificate":            {"a table", "[certificate] on its own line"},
 	"certificate.lifetime":   {"a string", `lifetime = "4h"`},
+	"certificate.names":      {"an array of strings", `names = ["app.example.com", "*.example.net"]`},
 }
 
 // Parse reads a policy file. name identifies it in errors (a file name).
@@ -320,6 +322,7 @@ func (v *validator) policy(f *file) *Policy {
 	p.TDX = v.tdx(&f.TDX)
 	p.SGX = v.sgx(&f.SGX)
 	p.CertificateLifetime = v.lifetime(f.Certificate.Lifetime)
+	p.CertificateNames = v.names(f.Certificate.Names)
 	return p
 }
 
@@ -508,6 +511,22 @@ func (v *validator) lifetime(s *string) time.Duration {
 		return DefaultLifetime
 	}
 	return d
+}
+
+func (v *validator) names(names []string) []string {
+	seen := map[string]bool{}
+	for i, n := range names {
+		at := fmt.Sprintf("certificate.names[%d]", i)
+		if msg := namePatternProblem(n); msg != "" {
+			v.fail("certificate.names", "%s %s %s", at, quote(n), msg)
+			continue
+		}
+		if seen[strings.ToLower(n)] {
+			v.fail("certificate.names", "%s %s is listed twice: keep one", at, quote(n))
+		}
+		seen[strings.ToLower(n)] = true
+	}
+	return names
 }
 
 // maxQuoted bounds how much of an untrusted string a message repeats.

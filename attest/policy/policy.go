@@ -45,6 +45,13 @@ type Policy struct {
 	// CertificateLifetime is the lifetime of a steward's certificates; zero
 	// means DefaultLifetime. See Lifetime.
 	CertificateLifetime time.Duration
+	// CertificateNames are the DNS names and IP addresses a steward may put
+	// in a keep's certificate when the keep asks for them: exact names, IP
+	// addresses, or "*.example.com" for any one label under example.com.
+	// Empty grants none: a keep asking for a name is refused, since a
+	// certificate for a name lets the keep pass for that server with every
+	// client that trusts the steward.
+	CertificateNames []string
 }
 
 // Workload says which wasm modules and configs are acceptable.
@@ -177,6 +184,9 @@ func (p *Policy) Summary() []string {
 		lines = append(lines, s+", "+anyOr(len(p.TDX.MRTDs), "MRTD"))
 	}
 	lines = append(lines, "certificate lifetime: "+p.Lifetime().String())
+	if len(p.CertificateNames) > 0 {
+		lines = append(lines, "certificate names: "+strings.Join(p.CertificateNames, ", "))
+	}
 	return lines
 }
 
