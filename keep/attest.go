@@ -1,6 +1,7 @@
 package keep
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -33,6 +34,9 @@ type AttestOptions struct {
 	HTTPClient *http.Client
 	// Now is the clock for self-signed certificates; nil means time.Now.
 	Now func() time.Time
+	// Names are the DNS names and IP addresses the certificate is for (the
+	// config's [tls] names); a steward grants only those its policy lists.
+	Names []string
 }
 
 // Attestation is a keep's attested identity: its key, the evidence binding
@@ -59,12 +63,25 @@ func Attest(ctx context.Context, opts AttestOptions) (*Attestation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attest keep: %w", err)
 	}
+	return certify(ctx, id, opts)
+}
+
+// Renew obtains a fresh certificate for the same key and evidence, before
+// the current one expires: a keep serves for longer than a certificate
+// lives. opts must be those Attest was called with.
+func (a *Attestation) Renew(ctx context.Context, opts AttestOptions) (*Attestation, error) {
+	return certify(ctx, a.Identity, opts)
+}
+
+// certify obtains a certificate for id: from the steward when one is
+// configured, else self-signed.
+func certify(ctx context.Context, id *identity.Identity, opts AttestOptions) (*Attestation, error) {
 	if opts.Steward == "" {
 		now := time.Now
 		if opts.Now != nil {
 			now = opts.Now
 		}
-		der, err := id.SelfSigned(now(), SelfSignedValidity)
+		der, err := id.SelfSigned(now(), SelfSignedValidity, opts.Names...)
 		if err != nil {
 			return nil, fmt.Errorf("attest keep: %w", err)
 		}
@@ -74,7 +91,7 @@ func Attest(ctx context.Context, opts AttestOptions) (*Attestation, error) {
 		}
 		return &Attestation{Identity: id, Chain: []*x509.Certificate{cert}}, nil
 	}
-	csr, err := id.CSR()
+	csr, err := id.CSR(opts.Names...)
 	if err != nil {
 		return nil, fmt.Errorf("attest keep: %w", err)
 	}
@@ -90,11 +107,23 @@ func Attest(ctx context.Context, opts AttestOptions) (*Attestation, error) {
 	if claims.ModuleDigest != opts.Module || claims.ConfigDigest != opts.Config {
 		return nil, errors.New("attest keep: the steward certified another workload than this one")
 	}
+	if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, id.PublicKeyDER()) {
+		return nil, errors.New("attest keep: the steward certified another key than this keep's")
+	}
 	chain := make([]*x509.Certificate, len(path))
 	for i, c := range path {
 		chain[len(path)-1-i] = c
 	}
 	return &Attestation{Identity: id, Chain: chain, Certified: true}, nil
+}
+
+// StewardCA is the CA certificate of the steward that certified the keep
+// (the last of its chain), or nil for a self-signed keep.
+func (a *Attestation) StewardCA() *x509.Certificate {
+	if !a.Certified || len(a.Chain) < 2 {
+		return nil
+	}
+	return a.Chain[len(a.Chain)-1]
 }
 
 // TLSCertificate is the identity for a TLS server or client.

@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
+	"donjon.dev/config"
 	"donjon.dev/tee"
 )
 
@@ -23,6 +25,10 @@ const (
 	FDStdout FDKind = "stdout"
 	FDStderr FDKind = "stderr"
 	FDDir    FDKind = "dir"
+	// FDListen is a socket listening on Addr:Port; FDConnect a socket
+	// connected to Host:Port before the guest starts.
+	FDListen  FDKind = "listen"
+	FDConnect FDKind = "connect"
 )
 
 // FD describes one guest file descriptor; fd i is Plan.FDs[i].
@@ -32,6 +38,17 @@ type FD struct {
 	// HostPath and GuestPath apply to directories. HostPath is absolute.
 	HostPath  string `json:"host,omitempty"`
 	GuestPath string `json:"guest,omitempty"`
+
+	// Addr is the IP address a listen socket binds; Host the host a
+	// connect socket dials; Port applies to both.
+	Addr string `json:"addr,omitempty"`
+	Host string `json:"connect_host,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+	// Plaintext makes a socket plain TCP (prot = "tcp"); sockets are TLS
+	// with the keep's certificate otherwise.
+	Plaintext bool `json:"plaintext,omitempty"`
+	// Peer is how a TLS socket authenticates the other end.
+	Peer config.Peer `json:"peer"`
 }
 
 // Plan is everything a keep needs to run a workload, resolved: paths are
@@ -63,6 +80,9 @@ type Plan struct {
 	// ConfigDigest is the SHA-256 of the workload's Donjon.toml, bound into
 	// the keep's evidence with the module digest.
 	ConfigDigest [32]byte `json:"config_digest"`
+	// TLSNames are the DNS names and IP addresses the keep's certificate is
+	// for (the config's [tls] names).
+	TLSNames []string `json:"tls_names,omitempty"`
 }
 
 // DefaultMemoryLimitPages is the memory cap when none is configured: 1 GiB.
@@ -91,6 +111,14 @@ func (p *Plan) Validate() error {
 		case FDDir:
 			if fd.HostPath == "" || fd.GuestPath == "" {
 				return fmt.Errorf("plan: fd %d: a directory needs a host and a guest path", i)
+			}
+		case FDListen:
+			if _, err := netip.ParseAddr(fd.Addr); err != nil {
+				return fmt.Errorf("plan: fd %d: listen address: %w", i, err)
+			}
+		case FDConnect:
+			if fd.Host == "" || fd.Port == 0 {
+				return fmt.Errorf("plan: fd %d: a connect socket needs a host and a port", i)
 			}
 		default:
 			return fmt.Errorf("plan: fd %d: kind %q is not supported by this keep", i, fd.Kind)

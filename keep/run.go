@@ -9,14 +9,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"donjon.dev/compcache"
 	"donjon.dev/engine"
 	"donjon.dev/engine/wazero"
 	"donjon.dev/tee"
+	"donjon.dev/tlsnet"
 	"donjon.dev/wasi"
 	"donjon.dev/wasi/hostfs"
+	"donjon.dev/wasi/vfs"
 )
 
 // Result is how a guest ended.
@@ -62,7 +65,11 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 	digest := Digest(wasm)
 	// The identity comes first: a keep the steward refuses never runs its
 	// workload.
-	att, err := attestKeep(ctx, p, digest)
+	aopts, err := attestOptions(ctx, p, digest)
+	if err != nil {
+		return res, err
+	}
+	att, err := Attest(ctx, aopts)
 	if err != nil {
 		return res, err
 	}
@@ -99,8 +106,27 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		}
 	}
 
-	sys, err := newSystem(p, stdio)
+	// Sockets open once the code is ready, so that a listen socket that
+	// accepts connections is served promptly.
+	creds := newCredentials(log, att, aopts)
+	var open sync.WaitGroup
+	socks, err := openSockets(ctx, log, p, creds, &open)
 	if err != nil {
+		return res, err
+	}
+	// Runs after the System is closed (defers run last first): what the
+	// guest sent before it closed a connection or exited still leaves.
+	defer waitFlushed(log, &open)
+	if len(socks) > 0 {
+		renewCtx, stopRenewing := context.WithCancel(ctx)
+		defer stopRenewing()
+		go creds.renew(renewCtx)
+	}
+	sys, err := newSystem(p, stdio, socks)
+	if err != nil {
+		for _, s := range socks {
+			s.Close()
+		}
 		return res, err
 	}
 	defer sys.Close()
@@ -132,12 +158,24 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 	return res, nil
 }
 
-func attestKeep(ctx context.Context, p *Plan, module [32]byte) (*Attestation, error) {
+// waitFlushed waits, within tlsnet's close timeout, for the connections
+// the guest closed to finish sending.
+func waitFlushed(log *slog.Logger, open *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { open.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(tlsnet.DefaultCloseTimeout):
+		log.Warn("gave up waiting for closed connections to finish sending", "after", tlsnet.DefaultCloseTimeout)
+	}
+}
+
+func attestOptions(ctx context.Context, p *Plan, module [32]byte) (AttestOptions, error) {
 	platform, err := tee.Open(ctx, tee.Backend(p.Backend), tee.OpenOptions{})
 	if err != nil {
-		return nil, err
+		return AttestOptions{}, err
 	}
-	return Attest(ctx, AttestOptions{Platform: platform, Module: module, Config: p.ConfigDigest, Steward: p.Steward})
+	return AttestOptions{Platform: platform, Module: module, Config: p.ConfigDigest, Steward: p.Steward, Names: p.TLSNames}, nil
 }
 
 func describeIdentity(p *Plan, a *Attestation) string {
@@ -212,7 +250,9 @@ func engineID() string {
 	return wazero.ID + " " + runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version()
 }
 
-func newSystem(p *Plan, stdio Stdio) (*wasi.System, error) {
+// newSystem builds the guest's WASI world. The System owns socks from then
+// on: closing it closes them.
+func newSystem(p *Plan, stdio Stdio, socks map[int]vfs.Socket) (*wasi.System, error) {
 	fds := make([]wasi.FD, 0, len(p.FDs))
 	for i, fd := range p.FDs {
 		switch fd.Kind {
@@ -230,6 +270,8 @@ func newSystem(p *Plan, stdio Stdio) (*wasi.System, error) {
 				return nil, fmt.Errorf("fd %d (%s): %w", i, fd.GuestPath, err)
 			}
 			fds = append(fds, wasi.Preopen(fd.GuestPath, dir))
+		case FDListen, FDConnect:
+			fds = append(fds, wasi.Socket(socks[i]))
 		}
 	}
 	args := append([]string{p.ModuleName}, p.Args...)

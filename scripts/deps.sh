@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages donjon's guests and tests are built with, if
 # any is missing: clang and wasi-libc (C to wasm32-wasi), rustc with the
-# wasm32-wasi standard library (Rust), wabt (wat2wasm, for engine tests).
+# wasm32-wasi standard library (Rust), wabt (wat2wasm, for engine tests),
+# curl (the demo's HTTPS client).
 set -euo pipefail
-packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt)
+packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt curl)
 need=()
 for pkg in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")

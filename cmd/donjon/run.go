@@ -273,6 +273,7 @@ func (a *app) plan(cfg *config.Config, f *runFlags, backend tee.Backend, moduleN
 		Debug:            a.verbose,
 		Steward:          cfg.Steward,
 		ConfigDigest:     configDigest(cfg, f, args),
+		TLSNames:         cfg.TLS.Names,
 	}
 	if f.steward != "" {
 		p.Steward = f.steward
@@ -280,11 +281,13 @@ func (a *app) plan(cfg *config.Config, f *runFlags, backend tee.Backend, moduleN
 	if p.MemoryLimitPages == 0 {
 		p.MemoryLimitPages = keep.DefaultMemoryLimitPages
 	}
-	for i, file := range cfg.Files {
+	for _, file := range cfg.Files {
 		fd := keep.FD{Kind: keep.FDKind(file.Kind), Name: file.FDName()}
 		switch file.Kind {
-		case config.KindListen, config.KindConnect:
-			return nil, fmt.Errorf("[[files]] entry %d is a %s socket: sockets are not supported by this version of donjon yet", i+1, file.Kind)
+		case config.KindListen:
+			fd.Addr, fd.Port, fd.Plaintext, fd.Peer = file.Addr.String(), file.Port, file.Prot == config.ProtTCP, file.Peer
+		case config.KindConnect:
+			fd.Host, fd.Port, fd.Plaintext, fd.Peer = file.Host, file.Port, file.Prot == config.ProtTCP, file.Peer
 		case config.KindDir:
 			host, err := filepath.Abs(file.HostPath)
 			if err != nil {
