@@ -86,6 +86,12 @@ type Claims struct {
 	// snp.DecodeTCB). Empty for other platforms, and in a keep's own
 	// statement before anything verified it.
 	Product string
+	// Plaintext tells that the workload has a channel that is not
+	// protected: a plain TCP socket (prot = "tcp") or a plain host
+	// directory. It is stated by the keep's runtime in its certificate
+	// request (signed with the key the evidence binds), not by the
+	// hardware; the config digest covers the setting.
+	Plaintext bool
 }
 
 // WorkloadBound reports whether the evidence behind c binds a workload. Only
@@ -106,7 +112,8 @@ func (c *Claims) WorkloadBound() bool {
 //	  platformID   OCTET STRING (SIZE(0..64)),
 //	  moduleDigest OCTET STRING (SIZE(32)),
 //	  configDigest OCTET STRING (SIZE(32)),
-//	  product      UTF8String OPTIONAL } -- SNP only: "Milan", "Genoa", "Turin"
+//	  product      UTF8String OPTIONAL, -- SNP only: "Milan", "Genoa", "Turin"
+//	  plaintext    [0] EXPLICIT BOOLEAN OPTIONAL } -- absent when false
 type claimsASN1 struct {
 	Version      int
 	Platform     asn1.Enumerated
@@ -118,6 +125,9 @@ type claimsASN1 struct {
 	ModuleDigest []byte
 	ConfigDigest []byte
 	Product      string `asn1:"optional,utf8"`
+	// encoding/asn1 leaves out an optional field at its zero value, so
+	// false is never encoded (DER forbids encoding a default).
+	Plaintext bool `asn1:"optional,explicit,tag:0"`
 }
 
 // validate checks the rules both Marshal and ParseClaimsExtension enforce.
@@ -167,6 +177,7 @@ func (c *Claims) Marshal() ([]byte, error) {
 		ModuleDigest: c.ModuleDigest[:],
 		ConfigDigest: c.ConfigDigest[:],
 		Product:      c.Product,
+		Plaintext:    c.Plaintext,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("attest: encoding claims: %w", err)
@@ -227,6 +238,7 @@ func ParseClaimsExtension(der []byte) (*Claims, error) {
 		Measurement: bytes.Clone(raw.Measurement),
 		PlatformID:  bytes.Clone(raw.PlatformID),
 		Product:     raw.Product,
+		Plaintext:   raw.Plaintext,
 	}
 	copy(c.ModuleDigest[:], raw.ModuleDigest)
 	copy(c.ConfigDigest[:], raw.ConfigDigest)

@@ -37,7 +37,8 @@ func assertClaimsEqual(t *testing.T, got, want *Claims) {
 	if got.Platform != want.Platform || got.Insecure != want.Insecure || got.Debug != want.Debug ||
 		!bytes.Equal(got.TCB, want.TCB) || !bytes.Equal(got.Measurement, want.Measurement) ||
 		!bytes.Equal(got.PlatformID, want.PlatformID) ||
-		got.ModuleDigest != want.ModuleDigest || got.ConfigDigest != want.ConfigDigest {
+		got.ModuleDigest != want.ModuleDigest || got.ConfigDigest != want.ConfigDigest ||
+		got.Product != want.Product || got.Plaintext != want.Plaintext {
 		t.Errorf("claims differ:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -70,6 +71,27 @@ func TestClaimsRoundTrip(t *testing.T) {
 	}
 }
 
+func TestClaimsPlaintext(t *testing.T) {
+	c := testClaims(PlatformSNP)
+	plain := mustMarshal(t, c)
+	c.Plaintext = true
+	der := mustMarshal(t, c)
+	// The flag adds exactly [0] EXPLICIT BOOLEAN TRUE, after the product.
+	if want := []byte{0xa0, 0x03, 0x01, 0x01, 0xff}; !bytes.HasSuffix(der, want) || len(der) != len(plain)+len(want) {
+		t.Fatalf("plaintext claims encode as % x, want the plain encoding and % x", der, want)
+	}
+	got, err := ParseClaimsExtension(der)
+	if err != nil || !got.Plaintext {
+		t.Fatalf("ParseClaimsExtension: %+v, %v", got, err)
+	}
+	// FALSE written out is not DER (the default is left out).
+	explicitFalse := append([]byte{0x30, 0x81, plain[2] + 5}, plain[3:]...)
+	explicitFalse = append(explicitFalse, 0xa0, 0x03, 0x01, 0x01, 0x00)
+	if _, err := ParseClaimsExtension(explicitFalse); !errors.Is(err, ErrClaims) {
+		t.Errorf("plaintext FALSE written out: %v, want ErrClaims", err)
+	}
+}
+
 func TestClaimsEveryTruncation(t *testing.T) {
 	for _, p := range []Platform{PlatformNil, PlatformSNP, PlatformTDX} {
 		der := mustMarshal(t, testClaims(p))
@@ -86,7 +108,7 @@ func TestClaimsRejects(t *testing.T) {
 	raw := func(mod func(*claimsASN1)) []byte {
 		c := testClaims(PlatformSNP)
 		r := claimsASN1{ClaimsVersion, asn1.Enumerated(c.Platform), c.Insecure, c.Debug,
-			c.TCB, c.Measurement, c.PlatformID, c.ModuleDigest[:], c.ConfigDigest[:], c.Product}
+			c.TCB, c.Measurement, c.PlatformID, c.ModuleDigest[:], c.ConfigDigest[:], c.Product, c.Plaintext}
 		mod(&r)
 		der, err := asn1.Marshal(r)
 		if err != nil {
@@ -126,7 +148,7 @@ func TestClaimsRejects(t *testing.T) {
 		"huge platform id":   {raw(func(r *claimsASN1) { r.PlatformID = make([]byte, 65) }), "platform id"},
 		"unknown product":    {raw(func(r *claimsASN1) { r.Product = "Naples" }), "unknown SNP product"},
 		"product on tdx":     {raw(func(r *claimsASN1) { r.Platform = asn1.Enumerated(PlatformTDX); r.Product = "Milan" }), "belongs to snp"},
-		"extra element":      {extraElement, "canonical"},
+		"extra element":      {extraElement, ""}, // read as a malformed plaintext field
 		"long-form length":   {longForm, "length"},
 		"not a sequence":     {append([]byte{0x31}, good[1:]...), "SEQUENCE"},
 		"empty":              {nil, ""},

@@ -137,6 +137,8 @@ func verifyDonjonCSR(csr *x509.CertificateRequest, opts VerifyOptions) (*Result,
 	if err := sameClaims(stated, &r.Claims, ErrCSR); err != nil {
 		return nil, err
 	}
+	// The runtime's own statement: its key signed it (see Claims.Plaintext).
+	r.Claims.Plaintext = stated.Plaintext
 	return r, nil
 }
 

@@ -112,6 +112,8 @@ func verifySelfSigned(cert *x509.Certificate, opts VerifyOptions) (*Result, erro
 	if err := sameClaims(stated, &r.Claims, ErrSelfSigned); err != nil {
 		return nil, err
 	}
+	// The runtime's own statement: its key signed it (see Claims.Plaintext).
+	r.Claims.Plaintext = stated.Plaintext
 	return r, nil
 }
 

@@ -76,6 +76,14 @@ func New(ctx context.Context, platform tee.Platform, module, config [32]byte) (*
 	return &Identity{key: key, spki: spki, evidence: ev, claims: claims}, nil
 }
 
+// DeclarePlaintext states, in the certificates and requests made from now
+// on, that the workload has a plain TCP socket or a plain host directory
+// (attest.Claims.Plaintext). The keep's runtime calls it before asking for
+// a certificate; the statement is signed with the key the evidence binds.
+func (id *Identity) DeclarePlaintext(plaintext bool) {
+	id.claims.Plaintext = plaintext
+}
+
 // evidenceOf converts a backend's evidence to the extension's form.
 func evidenceOf(tev *tee.Evidence) (attest.Evidence, error) {
 	switch tev.Format {

@@ -37,6 +37,10 @@ type AttestOptions struct {
 	// Names are the DNS names and IP addresses the certificate is for (the
 	// config's [tls] names); a steward grants only those its policy lists.
 	Names []string
+	// Plaintext states that the workload has a plain TCP socket or plain
+	// directory (attest.Claims.Plaintext): policies refuse it unless they
+	// allow it.
+	Plaintext bool
 }
 
 // Attestation is a keep's attested identity: its key, the evidence binding
@@ -63,6 +67,7 @@ func Attest(ctx context.Context, opts AttestOptions) (*Attestation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attest keep: %w", err)
 	}
+	id.DeclarePlaintext(opts.Plaintext)
 	return certify(ctx, id, opts)
 }
 

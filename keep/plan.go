@@ -127,5 +127,17 @@ func (p *Plan) Validate() error {
 	return nil
 }
 
+// Plaintext tells whether the workload has a channel the keep does not
+// protect: a plain TCP socket, or a directory kept as plain host files
+// (every directory, until sealed directories exist).
+func (p *Plan) Plaintext() bool {
+	for _, fd := range p.FDs {
+		if fd.Kind == FDDir || fd.Plaintext {
+			return true
+		}
+	}
+	return false
+}
+
 // Digest is the SHA-256 digest of a module: its identity.
 func Digest(wasm []byte) [32]byte { return sha256.Sum256(wasm) }

@@ -175,7 +175,7 @@ func attestOptions(ctx context.Context, p *Plan, module [32]byte) (AttestOptions
 	if err != nil {
 		return AttestOptions{}, err
 	}
-	return AttestOptions{Platform: platform, Module: module, Config: p.ConfigDigest, Steward: p.Steward, Names: p.TLSNames}, nil
+	return AttestOptions{Platform: platform, Module: module, Config: p.ConfigDigest, Steward: p.Steward, Names: p.TLSNames, Plaintext: p.Plaintext()}, nil
 }
 
 func describeIdentity(p *Plan, a *Attestation) string {

@@ -20,6 +20,7 @@ const (
 	RuleDebug           = "debug"
 	RuleModules         = "workload.modules"
 	RuleConfigs         = "workload.configs"
+	RulePlaintext       = "workload.plaintext"
 	RuleSNPMinTCB       = "snp.min_tcb"
 	RuleSNPMeasurements = "snp.measurements"
 	RuleTDXMinTCBSVN    = "tdx.min_tee_tcb_svn"
@@ -69,6 +70,7 @@ var rules = []rule{
 	{RuleDebug, checkDebug},
 	{RuleModules, checkModules},
 	{RuleConfigs, checkConfigs},
+	{RulePlaintext, checkPlaintext},
 	{RuleSNPMinTCB, checkSNPMinTCB},
 	{RuleSNPMeasurements, checkSNPMeasurements},
 	{RuleTDXMinTCBSVN, checkTDXMinTCBSVN},
@@ -119,6 +121,13 @@ func platformList(p *Policy) string {
 // so; a verifier keeps them consistent, but a policy does not rely on it.
 func insecure(c *attest.Claims) bool {
 	return c.Insecure || c.Platform == attest.PlatformNil
+}
+
+func checkPlaintext(p *Policy, c *attest.Claims) string {
+	if !c.Plaintext || p.Workload.AllowPlaintext {
+		return ""
+	}
+	return `the workload has a plain TCP socket or a plain host directory (prot = "tcp" or plain = true in its Donjon.toml), whose data leaves the keep unprotected; set allow_plaintext = true in [workload] if that is intended`
 }
 
 // checkPlatform leaves the nil backend to checkInsecure, which says more.

@@ -277,7 +277,7 @@ func TestCheckReportsFirstInOrder(t *testing.T) {
 }
 
 func TestRulesOrder(t *testing.T) {
-	want := []string{"platform", "insecure", "debug", "workload.modules", "workload.configs",
+	want := []string{"platform", "insecure", "debug", "workload.modules", "workload.configs", "workload.plaintext",
 		"snp.min_tcb", "snp.measurements", "tdx.min_tee_tcb_svn", "tdx.mrtd", "sgx.mrenclave"}
 	if got := Rules(); !slices.Equal(got, want) {
 		t.Errorf("Rules() = %v, want %v", got, want)
@@ -461,5 +461,26 @@ func TestParseCertificateNames(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "p.toml:4:") {
 			t.Errorf("names = [%s]: %v, want %q at line 4", pat, err, want)
 		}
+	}
+}
+
+func TestCheckPlaintext(t *testing.T) {
+	c := &attest.Claims{Platform: attest.PlatformSNP, Plaintext: true, ModuleDigest: [32]byte{1}}
+	p := Default()
+	var v *Violation
+	if err := p.Check(c); !errors.As(err, &v) || v.Rule != RulePlaintext || !strings.Contains(v.Reason, "allow_plaintext = true") {
+		t.Errorf("default policy on a plaintext workload: %v, want the workload.plaintext rule", err)
+	}
+	p.Workload.AllowPlaintext = true
+	if err := p.Check(c); err != nil {
+		t.Errorf("allow_plaintext = true: %v", err)
+	}
+	c.Plaintext = false
+	if err := Default().Check(c); err != nil {
+		t.Errorf("a workload without plaintext channels: %v", err)
+	}
+	parsed, err := Parse([]byte("[workload]\nany_module = true\nallow_plaintext = true\n"), "p.toml")
+	if err != nil || !parsed.Workload.AllowPlaintext {
+		t.Errorf("Parse allow_plaintext: %+v, %v", parsed, err)
 	}
 }

@@ -59,7 +59,7 @@ type file struct {
 	TDX         tdxTable  `toml:"tdx"`
 	SGX         sgxTable  `toml:"sgx"`
 	Certificate struct {
-		Lifetime *string `toml:"lifetime"`
+		Lifetime *string  `toml:"lifetime"`
 		Names    []string `toml:"names"`
 	} `toml:"certificate"`
 }
@@ -68,6 +68,8 @@ type workload struct {
 	Modules   []string `toml:"modules"`
 	AnyModule bool     `toml:"any_module"`
 	Configs   []string `toml:"configs"`
+	// AllowPlaintext accepts plain TCP sockets and plain directories.
+	AllowPlaintext bool `toml:"allow_plaintext"`
 }
 
 type snpTable struct {
@@ -96,7 +98,7 @@ type sgxTable struct {
 // keys lists the keys of each table, for unknown-key messages.
 var keys = map[string][]string{
 	"":            {"platforms", "allow_debug", "workload", "snp", "tdx", "sgx", "certificate"},
-	"workload":    {"modules", "any_module", "configs"},
+	"workload":    {"modules", "any_module", "configs", "allow_plaintext"},
 	"snp":         {"min_tcb", "measurements"},
 	"snp.min_tcb": {"bootloader", "tee", "snp", "microcode", "fmc"},
 	"tdx":         {"min_tee_tcb_svn", "mrtd"},
@@ -107,29 +109,30 @@ var keys = map[string][]string{
 // expected says what each key takes and shows it, for type-mismatch
 // messages.
 var expected = map[string][2]string{
-	"platforms":              {"an array of strings", `platforms = ["snp", "tdx"]`},
-	"allow_debug":            {"a boolean", "allow_debug = false"},
-	"workload":               {"a table", "[workload] on its own line"},
-	"workload.modules":       {"an array of strings", `modules = ["<64 hex digits>"]`},
-	"workload.any_module":    {"a boolean", "any_module = true"},
-	"workload.configs":       {"an array of strings", `configs = ["<64 hex digits>"]`},
-	"snp":                    {"a table", "[snp] on its own line"},
-	"snp.min_tcb":            {"a table", "min_tcb = { bootloader = 3, snp = 8 }"},
-	"snp.min_tcb.bootloader": {"an integer", "bootloader = 3"},
-	"snp.min_tcb.tee":        {"an integer", "tee = 0"},
-	"snp.min_tcb.snp":        {"an integer", "snp = 8"},
-	"snp.min_tcb.microcode":  {"an integer", "microcode = 115"},
-	"snp.min_tcb.fmc":        {"an integer", "fmc = 0"},
-	"snp.measurements":       {"an array of strings", `measurements = ["<96 hex digits>"]`},
-	"tdx":                    {"a table", "[tdx] on its own line"},
-	"tdx.min_tee_tcb_svn":    {"a string", `min_tee_tcb_svn = "<32 hex digits>"`},
-	"tdx.mrtd":               {"an array of strings", `mrtd = ["<96 hex digits>"]`},
-	"sgx":                    {"a table", "[sgx] on its own line"},
-	"sgx.mrenclave":          {"an array of strings", `mrenclave = ["<64 hex digits>"]`},
-	"sgx.tcb_status":         {"an array of strings", `tcb_status = ["UpToDate"]`},
-	"certificate":            {"a table", "[certificate] on its own line"},
-	"certificate.lifetime":   {"a string", `lifetime = "4h"`},
-	"certificate.names":      {"an array of strings", `names = ["app.example.com", "*.example.net"]`},
+	"platforms":                {"an array of strings", `platforms = ["snp", "tdx"]`},
+	"allow_debug":              {"a boolean", "allow_debug = false"},
+	"workload":                 {"a table", "[workload] on its own line"},
+	"workload.modules":         {"an array of strings", `modules = ["<64 hex digits>"]`},
+	"workload.any_module":      {"a boolean", "any_module = true"},
+	"workload.configs":         {"an array of strings", `configs = ["<64 hex digits>"]`},
+	"workload.allow_plaintext": {"a boolean", "allow_plaintext = false"},
+	"snp":                      {"a table", "[snp] on its own line"},
+	"snp.min_tcb":              {"a table", "min_tcb = { bootloader = 3, snp = 8 }"},
+	"snp.min_tcb.bootloader":   {"an integer", "bootloader = 3"},
+	"snp.min_tcb.tee":          {"an integer", "tee = 0"},
+	"snp.min_tcb.snp":          {"an integer", "snp = 8"},
+	"snp.min_tcb.microcode":    {"an integer", "microcode = 115"},
+	"snp.min_tcb.fmc":          {"an integer", "fmc = 0"},
+	"snp.measurements":         {"an array of strings", `measurements = ["<96 hex digits>"]`},
+	"tdx":                      {"a table", "[tdx] on its own line"},
+	"tdx.min_tee_tcb_svn":      {"a string", `min_tee_tcb_svn = "<32 hex digits>"`},
+	"tdx.mrtd":                 {"an array of strings", `mrtd = ["<96 hex digits>"]`},
+	"sgx":                      {"a table", "[sgx] on its own line"},
+	"sgx.mrenclave":            {"an array of strings", `mrenclave = ["<64 hex digits>"]`},
+	"sgx.tcb_status":           {"an array of strings", `tcb_status = ["UpToDate"]`},
+	"certificate":              {"a table", "[certificate] on its own line"},
+	"certificate.lifetime":     {"a string", `lifetime = "4h"`},
+	"certificate.names":        {"an array of strings", `names = ["app.example.com", "*.example.net"]`},
 }
 
 // Parse reads a policy file. name identifies it in errors (a file name).
@@ -372,7 +375,7 @@ func (v *validator) platforms(names *[]string) []attest.Platform {
 }
 
 func (v *validator) workload(w *workload) Workload {
-	out := Workload{AnyModule: w.AnyModule}
+	out := Workload{AnyModule: w.AnyModule, AllowPlaintext: w.AllowPlaintext}
 	switch {
 	case w.AnyModule && len(w.Modules) > 0:
 		v.fail("workload.any_module", "workload: any_module = true accepts any module, so modules must be empty: remove modules, or set any_module = false")

@@ -64,6 +64,9 @@ type Workload struct {
 	// Configs are the SHA-256 digests of the allowed Donjon.toml files;
 	// empty accepts any config.
 	Configs [][32]byte
+	// AllowPlaintext accepts workloads with a plain TCP socket or a plain
+	// host directory (attest.Claims.Plaintext).
+	AllowPlaintext bool
 }
 
 // SNP holds the rules that apply to AMD SEV-SNP claims only.

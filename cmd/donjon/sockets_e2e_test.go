@@ -174,11 +174,13 @@ func get(c *http.Client, url string) (string, error) {
 	return string(b), nil
 }
 
+// devPolicy accepts the nil backend and grants the loopback names. Its
+// [workload] table comes last, so that tests can append to it.
 const devPolicy = `platforms = ["nil", "snp", "tdx"]
-[workload]
-any_module = true
 [certificate]
 names = ["localhost", "127.0.0.1"]
+[workload]
+any_module = true
 `
 
 func httpsConfig(port int, steward string, extra ...string) string {
@@ -500,5 +502,45 @@ func TestBlockedGuestEnds(t *testing.T) {
 	r = donjon(t, "", nil, "run", "--backend", "nil", "--config", writeTemp(t, "Donjon.toml", []byte(httpsConfig(port, ""))), wasm)
 	if r.code != 125 || !strings.Contains(r.stderr, "address already in use") {
 		t.Errorf("keep on a taken port: %v", r)
+	}
+}
+
+// TestPlaintextSocketNeedsPolicy: prot = "tcp" serves plain TCP, and the
+// keep says so: a steward refuses it unless its policy allows plaintext,
+// and donjon verify shows it and refuses it by default.
+func TestPlaintextSocketNeedsPolicy(t *testing.T) {
+	wasm := testguest.Build(t, "examples/https-go")
+	port := freePort(t)
+	cfg := strings.Replace(httpsConfig(port, ""), `kind = "listen"`, "kind = \"listen\"\nprot = \"tcp\"", 1)
+
+	strict := startSteward(t, devPolicy, nil, nil)
+	r := donjon(t, "", nil, "run", "--backend", "nil", "--steward", strict.url, "--config", writeTemp(t, "Donjon.toml", []byte(cfg)), wasm)
+	if r.code != 125 || !strings.Contains(r.stderr, "workload.plaintext") {
+		t.Fatalf("a steward without allow_plaintext certified a keep with a plain TCP socket: %v", r)
+	}
+
+	lenient := startSteward(t, devPolicy+"allow_plaintext = true\n", nil, nil)
+	k := exec.Command(donjonBin, "run", "--backend", "nil", "--steward", lenient.url, "--config", writeTemp(t, "Donjon.toml", []byte(cfg)), wasm)
+	k.Env = []string{"HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + cacheHome(t)}
+	var stderr syncBuffer
+	k.Stderr = &stderr
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { k.Process.Signal(syscall.SIGINT); k.Wait() }()
+	var reply []byte
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		reply, _ = io.ReadAll(c)
+		return len(reply) > 0
+	}, "the plain TCP keep to answer")
+	if !bytes.HasPrefix(reply, []byte("HTTP/1.1 200")) || !bytes.HasSuffix(reply, []byte("hello from a donjon keep\n")) {
+		t.Errorf("plain TCP answer: %q", reply)
 	}
 }

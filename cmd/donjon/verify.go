@@ -40,16 +40,17 @@ const (
 )
 
 type verifyFlags struct {
-	ca            string
-	policy        string
-	allowInsecure bool
-	at            string
-	output        string
-	allowDebug    bool
-	vcek          string
-	roots         string
-	measurements  []string
-	reportData    string
+	ca             string
+	policy         string
+	allowInsecure  bool
+	allowPlaintext bool
+	at             string
+	output         string
+	allowDebug     bool
+	vcek           string
+	roots          string
+	measurements   []string
+	reportData     string
 }
 
 // verifyRequest is the parsed command line: everything a verification
@@ -63,11 +64,12 @@ type verifyRequest struct {
 	measurements [][]byte
 	reportData   []byte // 64 bytes, nil when --report-data was not given
 	// For keep identities (chains, keep CSRs, host:port):
-	cas           []*x509.Certificate // --ca
-	policy        *policy.Policy      // --policy; nil means policy.Default
-	allowInsecure bool
-	snpRoots      []snp.Root          // from --roots, when it holds AMD roots
-	tdxRoots      []*x509.Certificate // from --roots, when it holds an Intel root
+	cas            []*x509.Certificate // --ca
+	policy         *policy.Policy      // --policy; nil means policy.Default
+	allowInsecure  bool
+	allowPlaintext bool
+	snpRoots       []snp.Root          // from --roots, when it holds AMD roots
+	tdxRoots       []*x509.Certificate // from --roots, when it holds an Intel root
 }
 
 // verifiedClaims is the output of a successful verification. The JSON field
@@ -94,6 +96,7 @@ type verifiedClaims struct {
 	// For keep identities:
 	Source       string `json:"source,omitempty"`
 	Insecure     bool   `json:"insecure"`
+	Plaintext    bool   `json:"plaintext,omitempty"`
 	ModuleDigest string `json:"module_digest,omitempty"`
 	ConfigDigest string `json:"config_digest,omitempty"`
 	Issuer       string `json:"issuer,omitempty"`
@@ -143,6 +146,7 @@ otherwise, and 2 on a usage error.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.ca, "ca", "", "trusted steward CA certificates (PEM), for keeps certified by a steward")
 	fl.StringVar(&f.policy, "policy", "", "appraisal policy file (TOML, see docs/policy.md) instead of the default policy")
+	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "accept a keep whose workload has a plain TCP socket or plain directory (still shown)")
 	fl.BoolVar(&f.allowInsecure, "allow-insecure", false, "accept a keep on the nil backend, which protects nothing (development only; still shown)")
 	fl.StringVar(&f.at, "at", "", "verification time, RFC 3339 (default: now)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
@@ -159,7 +163,7 @@ func (f *verifyFlags) parse(now time.Time) (*verifyRequest, error) {
 	usage := func(format string, args ...any) error {
 		return &exitError{code: 2, msg: "verify: " + fmt.Sprintf(format, args...)}
 	}
-	req := &verifyRequest{now: now, allowDebug: f.allowDebug, allowInsecure: f.allowInsecure}
+	req := &verifyRequest{now: now, allowDebug: f.allowDebug, allowInsecure: f.allowInsecure, allowPlaintext: f.allowPlaintext}
 	switch f.output {
 	case "text", "":
 	case "json":
@@ -628,6 +632,9 @@ func writeClaimsText(w io.Writer, c *verifiedClaims) error {
 			row("insecure", "YES: nil backend, no hardware protection, development only")
 		} else {
 			row("insecure", "no")
+		}
+		if c.Plaintext {
+			row("plaintext", "YES: a plain TCP socket or plain directory: some of its data leaves the keep unprotected")
 		}
 		if c.ModuleDigest != "" {
 			row("module", c.ModuleDigest)

@@ -90,6 +90,9 @@ func (req *verifyRequest) keepOptions() (attest.VerifyOptions, *policy.Policy) {
 	if req.allowDebug {
 		widened.AllowDebug = true
 	}
+	if req.allowPlaintext {
+		widened.Workload.AllowPlaintext = true
+	}
 	opts := attest.VerifyOptions{
 		Now:           req.now,
 		CAs:           req.cas,
@@ -184,6 +187,7 @@ func keepClaims(kind string, r *attest.Result, chain []*x509.Certificate) *verif
 		Measurement:  hex.EncodeToString(c.Measurement),
 		Debug:        c.Debug,
 		Insecure:     c.Insecure,
+		Plaintext:    c.Plaintext,
 		TCBStatus:    "not appraised",
 		ModuleDigest: hex.EncodeToString(c.ModuleDigest[:]),
 		ConfigDigest: hex.EncodeToString(c.ConfigDigest[:]),
