@@ -1,8 +1,9 @@
 // Command bench measures what running a program under donjon costs, as
 // ratios against the same program run natively in the same session: the
 // slowdown of compute-bound C and Go guests, the start-up time of a
-// hello world, cold and from the compiled-code cache, and the steward's
-// throughput and latency issuing certificates for SNP and TDX keeps.
+// hello world, cold and from the compiled-code cache, the steward's
+// throughput and latency issuing certificates for SNP and TDX keeps, and an
+// HTTPS server in a keep against the same server built natively.
 //
 // Every figure is a ratio to a baseline measured in the same run, with
 // the runs of the things compared interleaved, the median of several
@@ -15,6 +16,7 @@
 //
 //	go run ./bench [-donjon build/donjon] [-quick] [-reps N] [-startup-reps N]
 //	               [-steward-requests N] [-steward-clients N] [-steward-time D]
+//	               [-https-runs N] [-https-time D] [-https-conns N] [-only SECTIONS]
 package main
 
 import (
@@ -27,6 +29,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -64,6 +68,20 @@ type options struct {
 	StewardRequests int           // certificate requests per platform and measure
 	StewardClients  int           // concurrent steward clients
 	StewardTime     time.Duration // no new steward round starts after this
+
+	HTTPSRuns  int           // paired keep/native runs of the HTTPS section
+	HTTPSTime  time.Duration // how long each HTTPS measure loads one server
+	HTTPSConns int           // concurrent connections of the HTTPS load generator
+
+	Only []string // the sections to run; empty: all of them
+}
+
+// sections are the report's sections, in the order they run.
+var sections = []string{"compute", "startup", "steward", "https"}
+
+// runs says whether the section named is to run.
+func (o *options) runs(section string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, section)
 }
 
 // Default sizes keep `make bench` under about ten minutes on two cores.
@@ -78,6 +96,13 @@ const (
 
 	defaultStewardRequests = 2000
 	quickStewardRequests   = 20
+
+	defaultHTTPSTime = 5 * time.Second
+	quickHTTPSTime   = 300 * time.Millisecond
+	// maxHTTPSConns stays below what a keep lets wait for accept or for a
+	// handshake (tlsnet.DefaultMaxPending, 128): beyond, it drops
+	// connections, and the new-connection measure would count errors.
+	maxHTTPSConns = 100
 )
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -94,6 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.StewardRequests, "steward-requests", 0, fmt.Sprintf("certificate requests per platform (SNP, TDX) for each steward measure, each from its own keep (default %d, or %d with -quick)", defaultStewardRequests, quickStewardRequests))
 	fs.IntVar(&o.StewardClients, "steward-clients", 0, "concurrent steward clients (default GOMAXPROCS)")
 	fs.DurationVar(&o.StewardTime, "steward-time", 40*time.Second, "after this, the steward section starts no new round (it runs two at least): a bound for busy machines")
+	fs.IntVar(&o.HTTPSRuns, "https-runs", 0, "paired keep/native runs of each HTTPS measure; the report gives their medians (default 3, or 1 with -quick)")
+	fs.DurationVar(&o.HTTPSTime, "https-time", 0, fmt.Sprintf("how long each HTTPS measure loads each server in each run (default %v, or %v with -quick)", defaultHTTPSTime, quickHTTPSTime))
+	fs.IntVar(&o.HTTPSConns, "https-conns", 16, fmt.Sprintf("concurrent connections of the HTTPS load generator (at most %d)", maxHTTPSConns))
+	only := fs.String("only", "", "run only these sections, comma-separated: "+strings.Join(sections, ", ")+" (default: all)")
 	fs.DurationVar(&o.RunTimeout, "run-timeout", 3*time.Minute, "the most any one run may take")
 	fs.StringVar(&o.WorkDir, "work", "", "directory for donjon's compiled-code caches (default: a temporary directory, removed at the end); guests are built into the shared test-guest cache")
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		err := fmt.Errorf("unexpected arguments %q: bench takes flags only", fs.Args())
 		fmt.Fprintln(stderr, err)
 		return o, err
+	}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
 	}
 	o.fillDefaults()
 	if err := o.validate(); err != nil {
@@ -127,6 +159,13 @@ func (o *options) fillDefaults() {
 	pick(&o.SieveN, defaultSieveN, quickSieveN)
 	pick(&o.MatmulN, defaultMatmulN, quickMatmulN)
 	pick(&o.StewardRequests, defaultStewardRequests, quickStewardRequests)
+	pick(&o.HTTPSRuns, 3, 1)
+	if o.HTTPSTime == 0 {
+		o.HTTPSTime = defaultHTTPSTime
+		if o.Quick {
+			o.HTTPSTime = quickHTTPSTime
+		}
+	}
 	if o.StewardClients == 0 {
 		o.StewardClients = runtime.GOMAXPROCS(0)
 	}
@@ -140,7 +179,8 @@ func (o *options) validate() error {
 		name string
 		v    int
 	}{{"-reps", o.Reps}, {"-startup-reps", o.StartupReps}, {"-sha-mb", o.ShaMB}, {"-sieve-n", o.SieveN}, {"-matmul-n", o.MatmulN},
-		{"-steward-requests", o.StewardRequests}, {"-steward-clients", o.StewardClients}} {
+		{"-steward-requests", o.StewardRequests}, {"-steward-clients", o.StewardClients},
+		{"-https-runs", o.HTTPSRuns}, {"-https-conns", o.HTTPSConns}} {
 		if c.v < 1 {
 			return fmt.Errorf("%s must be at least 1", c.name)
 		}
@@ -150,6 +190,17 @@ func (o *options) validate() error {
 	}
 	if o.StewardTime < 0 {
 		return fmt.Errorf("-steward-time must be positive")
+	}
+	if o.HTTPSTime < 0 {
+		return fmt.Errorf("-https-time must be positive")
+	}
+	if o.HTTPSConns > maxHTTPSConns {
+		return fmt.Errorf("-https-conns %d is too many: a keep drops connections beyond 128 waiting ones; give at most %d", o.HTTPSConns, maxHTTPSConns)
+	}
+	for _, s := range o.Only {
+		if !slices.Contains(sections, s) {
+			return fmt.Errorf("-only: no section %q; choose among %s, separated by commas", s, strings.Join(sections, ", "))
+		}
 	}
 	return nil
 }

@@ -43,39 +43,62 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o.Log.Info("building guests, wasm and native", "dir", guestDir)
-	guests, err := buildGuests(ctx, guestDir)
-	if err != nil {
-		return err
+	var guests guestSet
+	if o.runs("compute") || o.runs("startup") {
+		o.Log.Info("building guests, wasm and native", "dir", guestDir)
+		if guests, err = buildGuests(ctx, guestDir); err != nil {
+			return err
+		}
 	}
 
 	if err := writeHeader(ctx, o, w); err != nil {
 		return err
 	}
-	compute, err := runCompute(ctx, o, guests.Compute, filepath.Join(work, "cache"))
-	if err != nil {
-		return err
+	checked := 0 // donjon runs whose output was compared with the native program's
+	if o.runs("compute") {
+		compute, err := runCompute(ctx, o, guests.Compute, filepath.Join(work, "cache"))
+		if err != nil {
+			return err
+		}
+		if err := compute.write(w); err != nil {
+			return err
+		}
+		checked += compute.runs
 	}
-	if err := compute.write(w); err != nil {
-		return err
+	if o.runs("startup") {
+		startup, err := runStartup(ctx, o, guests.Hello, work)
+		if err != nil {
+			return err
+		}
+		if err := startup.write(w); err != nil {
+			return err
+		}
+		checked += startup.runs
 	}
-	startup, err := runStartup(ctx, o, guests.Hello, work)
-	if err != nil {
-		return err
+	if o.runs("steward") {
+		stewardRes, err := runSteward(ctx, o, work)
+		if err != nil {
+			return err
+		}
+		if err := stewardRes.write(w); err != nil {
+			return err
+		}
 	}
-	if err := startup.write(w); err != nil {
-		return err
+	if o.runs("https") {
+		httpsRes, err := runHTTPS(ctx, o, guestDir, work)
+		if err != nil {
+			return err
+		}
+		if err := httpsRes.write(w); err != nil {
+			return err
+		}
 	}
-	stewardRes, err := runSteward(ctx, o, work)
-	if err != nil {
-		return err
+	if checked > 0 {
+		if _, err := fmt.Fprintf(w, "\nEvery guest's output matched the native program's for the same input (%d donjon runs checked).\n", checked); err != nil {
+			return err
+		}
 	}
-	if err := stewardRes.write(w); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "\nEvery guest's output matched the native program's for the same input (%d donjon runs checked).\n",
-		compute.runs+startup.runs)
-	return err
+	return nil
 }
 
 // keepEnv is the whole environment a keep gives its guest when no config
@@ -96,6 +119,9 @@ func writeHeader(ctx context.Context, o options, w io.Writer) error {
 	mode := ""
 	if o.Quick {
 		mode = " — QUICK smoke run: tiny sizes, figures not meaningful"
+	}
+	if len(o.Only) > 0 {
+		mode += " — only " + strings.Join(o.Only, ", ")
 	}
 	_, err := fmt.Fprintf(w, `# donjon bench%s
 
