@@ -229,7 +229,7 @@ func caProblem(subject string, kind Kind, ca string) string {
 		if kind == KindConnect {
 			words = `"system", "steward"`
 		}
-		return fmt.Sprintf("%s %s is not a CA: use %s or the PEM text of CA certificates (a multi-line string starting -----BEGIN CERTIFICATE-----)", subject, quote(shorten(ca)), words)
+		return fmt.Sprintf("%s %s is not a CA: use %s or the PEM text of CA certificates (a multi-line string starting -----BEGIN CERTIFICATE-----)", subject, quote(ca), words)
 	}
 	if _, err := ParseCAs(ca); err != nil {
 		return fmt.Sprintf("%s: %v", subject, err)
@@ -249,7 +249,7 @@ func ParseCAs(text string) ([]*x509.Certificate, error) {
 		}
 		rest = r
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %s is not a CERTIFICATE: give only CA certificates, never a key", quote(shorten(block.Type)))
+			return nil, fmt.Errorf("PEM block %s is not a CERTIFICATE: give only CA certificates, never a key", quote(block.Type))
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
@@ -264,13 +264,6 @@ func ParseCAs(text string) ([]*x509.Certificate, error) {
 		return nil, errors.New("no certificate in the PEM text")
 	}
 	return certs, nil
-}
-
-func shorten(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
 }
 
 // peerProblem checks a socket's peer keys together. It returns the key to
@@ -317,7 +310,7 @@ func parseDigest(subject, s string) ([32]byte, string) {
 	var d [32]byte
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != len(d) {
-		return d, fmt.Sprintf("%s %s is not a SHA-256 digest: write 64 hex digits, as sha256sum prints them", subject, quote(shorten(s)))
+		return d, fmt.Sprintf("%s %s is not a SHA-256 digest: write 64 hex digits, as sha256sum prints them", subject, quote(s))
 	}
 	copy(d[:], b)
 	return d, ""
