@@ -44,8 +44,9 @@ type FD struct {
 	Addr string `json:"addr,omitempty"`
 	Host string `json:"connect_host,omitempty"`
 	Port uint16 `json:"port,omitempty"`
-	// Plaintext makes a socket plain TCP (prot = "tcp"); sockets are TLS
-	// with the keep's certificate otherwise.
+	// Plaintext makes a socket plain TCP (prot = "tcp"), and a directory
+	// plain host files (plain = true). Otherwise sockets are TLS with the
+	// keep's certificate and directories are sealed (package sealfs).
 	Plaintext bool `json:"plaintext,omitempty"`
 	// Peer is how a TLS socket authenticates the other end.
 	Peer config.Peer `json:"peer"`
@@ -83,6 +84,9 @@ type Plan struct {
 	// TLSNames are the DNS names and IP addresses the keep's certificate is
 	// for (the config's [tls] names).
 	TLSNames []string `json:"tls_names,omitempty"`
+	// DevKeyFile is the nil backend's INSECURE development sealing secret
+	// (tee.NilPlatform.DevKeyFile), needed when it seals a directory.
+	DevKeyFile string `json:"dev_key_file,omitempty"`
 }
 
 // DefaultMemoryLimitPages is the memory cap when none is configured: 1 GiB.
@@ -128,11 +132,20 @@ func (p *Plan) Validate() error {
 }
 
 // Plaintext tells whether the workload has a channel the keep does not
-// protect: a plain TCP socket, or a directory kept as plain host files
-// (every directory, until sealed directories exist).
+// protect: a plain TCP socket, or a directory kept as plain host files.
 func (p *Plan) Plaintext() bool {
 	for _, fd := range p.FDs {
-		if fd.Kind == FDDir || fd.Plaintext {
+		if fd.Plaintext {
+			return true
+		}
+	}
+	return false
+}
+
+// Sealed tells whether the plan has a sealed directory.
+func (p *Plan) Sealed() bool {
+	for _, fd := range p.FDs {
+		if fd.Kind == FDDir && !fd.Plaintext {
 			return true
 		}
 	}

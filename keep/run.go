@@ -18,7 +18,6 @@ import (
 	"donjon.dev/tee"
 	"donjon.dev/tlsnet"
 	"donjon.dev/wasi"
-	"donjon.dev/wasi/hostfs"
 	"donjon.dev/wasi/vfs"
 )
 
@@ -106,12 +105,17 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		}
 	}
 
+	dirs, err := openDirs(ctx, log, p, aopts.Platform, digest)
+	if err != nil {
+		return res, err
+	}
 	// Sockets open once the code is ready, so that a listen socket that
 	// accepts connections is served promptly.
 	creds := newCredentials(log, att, aopts)
 	var open sync.WaitGroup
 	socks, err := openSockets(ctx, log, p, creds, &open)
 	if err != nil {
+		closeAll(dirs)
 		return res, err
 	}
 	// Runs after the System is closed (defers run last first): what the
@@ -122,11 +126,10 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		defer stopRenewing()
 		go creds.renew(renewCtx)
 	}
-	sys, err := newSystem(p, stdio, socks)
+	sys, err := newSystem(p, stdio, dirs, socks)
 	if err != nil {
-		for _, s := range socks {
-			s.Close()
-		}
+		closeAll(dirs)
+		closeAll(socks)
 		return res, err
 	}
 	defer sys.Close()
@@ -171,7 +174,7 @@ func waitFlushed(log *slog.Logger, open *sync.WaitGroup) {
 }
 
 func attestOptions(ctx context.Context, p *Plan, module [32]byte) (AttestOptions, error) {
-	platform, err := tee.Open(ctx, tee.Backend(p.Backend), tee.OpenOptions{})
+	platform, err := tee.Open(ctx, tee.Backend(p.Backend), tee.OpenOptions{DevKeyFile: p.DevKeyFile})
 	if err != nil {
 		return AttestOptions{}, err
 	}
@@ -250,9 +253,9 @@ func engineID() string {
 	return wazero.ID + " " + runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version()
 }
 
-// newSystem builds the guest's WASI world. The System owns socks from then
-// on: closing it closes them.
-func newSystem(p *Plan, stdio Stdio, socks map[int]vfs.Socket) (*wasi.System, error) {
+// newSystem builds the guest's WASI world. The System owns dirs and socks
+// from then on: closing it closes them.
+func newSystem(p *Plan, stdio Stdio, dirs map[int]vfs.Dir, socks map[int]vfs.Socket) (*wasi.System, error) {
 	fds := make([]wasi.FD, 0, len(p.FDs))
 	for i, fd := range p.FDs {
 		switch fd.Kind {
@@ -265,15 +268,17 @@ func newSystem(p *Plan, stdio Stdio, socks map[int]vfs.Socket) (*wasi.System, er
 		case FDStderr:
 			fds = append(fds, wasi.Stream(stdio.Err, false, true))
 		case FDDir:
-			dir, err := hostfs.Open(fd.HostPath)
-			if err != nil {
-				return nil, fmt.Errorf("fd %d (%s): %w", i, fd.GuestPath, err)
-			}
-			fds = append(fds, wasi.Preopen(fd.GuestPath, dir))
+			fds = append(fds, wasi.Preopen(fd.GuestPath, dirs[i]))
 		case FDListen, FDConnect:
 			fds = append(fds, wasi.Socket(socks[i]))
 		}
 	}
 	args := append([]string{p.ModuleName}, p.Args...)
 	return wasi.New(wasi.Config{Args: args, Env: p.Env, FDs: fds})
+}
+
+func closeAll[T interface{ Close() error }](m map[int]T) {
+	for _, c := range m {
+		c.Close()
+	}
 }

@@ -3,10 +3,14 @@ package tee
 import (
 	"context"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // NilPlatform is the development backend. It isolates nothing and attests
@@ -87,4 +91,48 @@ func readDevKey(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: nil backend development key %s must hold %d to %d bytes, has %d: recreate it with `head -c 32 /dev/urandom > %s`", ErrNoSealingKey, name, minDevKeySize, maxDevKeySize, len(secret), name)
 	}
 	return secret, nil
+}
+
+// DevKeyFileName is where donjon keeps the nil backend's development
+// sealing secret by default, under the user's configuration directory.
+const DevKeyFileName = "donjon/nil-dev-sealing.key"
+
+// CreateDevKeyFile makes sure name holds a development sealing secret for
+// the nil backend: it writes 32 random bytes (mode 0600, its directory
+// 0700) unless the file exists, and tells whether it did. An existing file
+// is left as it is, to be checked when a key is derived from it.
+func CreateDevKeyFile(name string) (created bool, err error) {
+	if _, err := os.Lstat(name); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("nil backend development key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return false, fmt.Errorf("nil backend development key: %w", err)
+	}
+	secret := make([]byte, minDevKeySize)
+	rand.Read(secret)
+	// Written aside, then linked into place: a donjon starting at the same
+	// moment sees no file or a whole one, and only one link wins.
+	f, err := os.CreateTemp(filepath.Dir(name), ".dev-key-*")
+	if err != nil {
+		return false, fmt.Errorf("nil backend development key: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(secret)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("nil backend development key: write %s: %w", f.Name(), err)
+	}
+	if err := os.Link(f.Name(), name); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("nil backend development key: %w", err)
+	}
+	return true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -104,4 +105,65 @@ func TestNilSealingKeyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCreateDevKeyFile(t *testing.T) {
+	ctx := context.Background()
+	name := filepath.Join(t.TempDir(), "cfg", DevKeyFileName)
+	// Concurrent first runs agree on one secret.
+	var wg sync.WaitGroup
+	created := make([]bool, 8)
+	for i := range created {
+		wg.Go(func() {
+			var err error
+			if created[i], err = CreateDevKeyFile(name); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := countTrue(created); n != 1 {
+		t.Fatalf("%d calls say they created the key, want 1", n)
+	}
+	info, err := os.Stat(name)
+	if err != nil || info.Mode().Perm() != 0o600 || info.Size() != minDevKeySize {
+		t.Fatalf("key file: %v, %v", info, err)
+	}
+	if dir, _ := os.Stat(filepath.Dir(name)); dir.Mode().Perm() != 0o700 {
+		t.Errorf("key directory mode %v, want 0700", dir.Mode().Perm())
+	}
+	before, err := NilPlatform{DevKeyFile: name}.SealingKey(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := CreateDevKeyFile(name); again || err != nil {
+		t.Fatalf("second call: created %v, %v", again, err)
+	}
+	after, err := NilPlatform{DevKeyFile: name}.SealingKey(ctx, "p")
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the key changed after a second call: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(name), ".dev-key-*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	// A directory where the file should be is an error when a key is
+	// derived, not something CreateDevKeyFile replaces.
+	other := filepath.Join(t.TempDir(), "k")
+	os.Mkdir(other, 0o700)
+	if c, err := CreateDevKeyFile(other); c || err != nil {
+		t.Fatalf("existing path: created %v, %v", c, err)
+	}
+	if _, err := (NilPlatform{DevKeyFile: other}).SealingKey(ctx, "p"); !errors.Is(err, ErrNoSealingKey) {
+		t.Fatalf("a directory as key file: %v", err)
+	}
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

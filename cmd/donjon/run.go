@@ -34,6 +34,7 @@ type runFlags struct {
 	timeout    time.Duration
 	cacheDir   string
 	noCache    bool
+	devKey     string
 }
 
 func (a *app) runCommand() *cobra.Command {
@@ -67,12 +68,13 @@ Exit status: the program's own exit code; 124 when --timeout stopped it;
 	fl.StringVar(&f.steward, "steward", "", "attestation service URL (overrides steward in the config); without one the keep self-signs its certificate")
 	fl.StringVarP(&f.configFile, "config", "c", "", "workload config (Donjon.toml or Enarx.toml)")
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable for the program: KEY=VALUE (repeatable)")
-	fl.StringArrayVar(&f.dirs, "dir", nil, "give the program a host directory: HOST[:GUEST] (repeatable)")
+	fl.StringArrayVar(&f.dirs, "dir", nil, "give the program a sealed directory, stored encrypted in HOST: HOST[:GUEST] (repeatable)")
 	fl.StringArrayVar(&f.plainDirs, "plain-dir", nil, "give the program a host directory stored in plaintext: HOST[:GUEST] (repeatable)")
 	fl.StringVar(&f.memory, "memory", "", "linear memory limit, e.g. 256MiB (default 1GiB, or limits.memory)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "wall-clock limit, e.g. 30s (default none, or limits.timeout)")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "directory for compiled code (default: the user cache directory)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "compile the module afresh and keep nothing")
+	fl.StringVar(&f.devKey, "dev-key", "", "backend nil only: the INSECURE development secret sealed directories are keyed with (default: "+tee.DevKeyFileName+" in the user config directory, created if missing)")
 	return cmd
 }
 
@@ -98,6 +100,9 @@ func (a *app) runKeep(ctx context.Context, f *runFlags, modulePath string, args 
 	}
 	if backend == tee.Nil {
 		fmt.Fprintln(a.stderr, "donjon: WARNING: backend nil: no isolation, no attestation; nothing in this keep is protected (development only)")
+		if plan.Sealed() {
+			fmt.Fprintf(a.stderr, "donjon: WARNING: backend nil: sealed directories are keyed with the development key %s: whoever can read that file can unseal them (development only)\n", plan.DevKeyFile)
+		}
 	}
 	a.log.Debug("starting keep", "module", modulePath, "digest", fmt.Sprintf("%x", keep.Digest(wasm)), "config_digest", fmt.Sprintf("%x", cfg.Digest()), "backend", backend)
 
@@ -300,12 +305,12 @@ func (a *app) plan(cfg *config.Config, f *runFlags, backend tee.Backend, moduleN
 			if !st.IsDir() {
 				return nil, fmt.Errorf("directory for %s: %s is not a directory", file.Guest, host)
 			}
-			if !file.Plain {
-				fmt.Fprintf(a.stderr, "donjon: warning: %s is stored in plaintext in %s: sealed (encrypted) directories are not implemented yet; say --plain-dir or plain = true to silence this\n", file.Guest, host)
-			}
-			fd.HostPath, fd.GuestPath = host, file.Guest
+			fd.HostPath, fd.GuestPath, fd.Plaintext = host, file.Guest, file.Plain
 		}
 		p.FDs = append(p.FDs, fd)
+	}
+	if err := a.devKey(p, f); err != nil {
+		return nil, err
 	}
 	if !f.noCache {
 		dir := f.cacheDir
@@ -325,6 +330,41 @@ func (a *app) plan(cfg *config.Config, f *runFlags, backend tee.Backend, moduleN
 		}
 	}
 	return p, p.Validate()
+}
+
+// devKey gives a nil-backend plan with sealed directories its development
+// key file, creating the default one on first use.
+func (a *app) devKey(p *keep.Plan, f *runFlags) error {
+	if p.Backend != string(tee.Nil) {
+		if f.devKey != "" {
+			return &exitError{code: 2, msg: fmt.Sprintf("--dev-key applies to the nil backend only; the %s backend derives its sealing keys in hardware", p.Backend)}
+		}
+		return nil
+	}
+	if !p.Sealed() {
+		return nil
+	}
+	if f.devKey != "" {
+		abs, err := filepath.Abs(f.devKey)
+		if err != nil {
+			return err
+		}
+		p.DevKeyFile = abs
+		return nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return &exitError{code: exitDonjon, msg: fmt.Sprintf("sealed directories on the nil backend need a development key: %v; give one with --dev-key FILE", err)}
+	}
+	p.DevKeyFile = filepath.Join(base, tee.DevKeyFileName)
+	created, err := tee.CreateDevKeyFile(p.DevKeyFile)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(a.stderr, "donjon: created the nil backend's INSECURE development sealing key %s\n", p.DevKeyFile)
+	}
+	return nil
 }
 
 func readModule(path string) ([]byte, error) {
