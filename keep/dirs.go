@@ -52,7 +52,7 @@ func openDirs(ctx context.Context, log *slog.Logger, p *Plan, platform tee.Platf
 		if err != nil {
 			return nil, fmt.Errorf("fd %d (%s): sealing key: %w", i, fd.GuestPath, err)
 		}
-		d, err := sealfs.Open(fd.HostPath, key, sealfs.Options{Logger: log.With("dir", fd.GuestPath)})
+		d, err := sealfs.Open(fd.HostPath, key, sealfs.Options{Logger: log.With("guest", fd.GuestPath)})
 		clear(key)
 		if errors.Is(err, sealfs.ErrWrongKey) {
 			// sealfs's own message names no cause the keep knows better.

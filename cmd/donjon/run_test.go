@@ -274,14 +274,6 @@ func TestSandboxEscapesRefused(t *testing.T) {
 	}
 }
 
-func TestDirWithoutPlainIsLabelled(t *testing.T) {
-	dir := t.TempDir()
-	r := donjon(t, "", nil, "run", "--dir", dir+":/data", guest(t, "c"), "fs", "/data")
-	if r.code != 0 || !strings.Contains(r.stderr, "/data is stored in plaintext") {
-		t.Errorf("%v", r)
-	}
-}
-
 func TestStdinAndPoll(t *testing.T) {
 	for _, lang := range languages {
 		t.Run(lang, func(t *testing.T) {

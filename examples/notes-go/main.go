@@ -64,6 +64,10 @@ func add(notes, text string) error {
 	if text == "" {
 		return errors.New("nothing to add: give the note's text after \"add\"")
 	}
+	// $NOTES_DIR may name a directory inside the mounted one: make it.
+	if err := os.MkdirAll(filepath.Dir(notes), 0o700); err != nil {
+		return fmt.Errorf("make the notes directory (is a directory mounted at %s?): %w", filepath.Dir(notes), err)
+	}
 	f, err := os.OpenFile(notes, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open the notes file (is a directory mounted at %s?): %w", filepath.Dir(notes), err)
