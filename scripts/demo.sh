@@ -26,11 +26,23 @@ for lang in go c rust; do
 	show "$donjon" run --config "examples/hello-$lang/Donjon.toml" "$build/examples/hello-$lang.wasm" -- from the demo
 done
 
-step "A workload keeps its data in a directory across runs"
+step "A workload keeps its data in a sealed directory across runs"
 mkdir "$work/notes"
-show "$donjon" run --plain-dir "$work/notes:/data" "$build/examples/notes-go.wasm" add "first note"
-show "$donjon" run --plain-dir "$work/notes:/data" "$build/examples/notes-go.wasm" add "second note"
-show "$donjon" run --plain-dir "$work/notes:/data" "$build/examples/notes-go.wasm" list
+show "$donjon" run --dir "$work/notes:/data" "$build/examples/notes-go.wasm" add "first note"
+show "$donjon" run --dir "$work/notes:/data" "$build/examples/notes-go.wasm" add "second note"
+show "$donjon" run --dir "$work/notes:/data" "$build/examples/notes-go.wasm" list
+echo "On the host, the notes are encrypted: names and contents."
+show ls -A "$work/notes"
+if grep -rq "first note" "$work/notes"; then
+	echo "demo: the notes are on the host in plaintext" >&2
+	exit 1
+fi
+echo "grep finds no note text on the host."
+echo "Another workload cannot open them:"
+status=0
+show "$donjon" run --dir "$work/notes:/data" "$build/examples/hello-go.wasm" || status=$?
+echo "exit status $status (125: wrong key for the sealed directory)"
+[ "$status" -eq 125 ]
 
 step "Limits: a guest that never stops is stopped"
 status=0

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"donjon.dev/engine/wazero"
 	"donjon.dev/wasi"
 	"donjon.dev/wasi/hostfs"
+	"donjon.dev/wasi/vfs"
 )
 
 // buildGuest builds testdata/guest for GOOS=wasip1 with the go command
@@ -48,15 +50,29 @@ type guestRun struct {
 	// openStdin leaves stdin an empty pipe that never ends, when stdin is
 	// nil; otherwise stdin is at end of file.
 	openStdin bool
-	dirs      map[string]string
-	timeout   time.Duration // one minute when zero
-	code      uint32
-	stdout    string
+	dirs      map[string]string // guest path to host directory, opened with hostfs
+	// vdirs are directories already open, preopened under their guest
+	// paths; the System takes them over and closes them.
+	vdirs   map[string]vfs.Dir
+	timeout time.Duration // one minute when zero
+	code    uint32
+	stdout  string
 }
 
 // run runs the guest on wazero with a System, stdin, stdout and stderr
-// being pipes.
+// being pipes. A guest that traps fails the test.
 func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr, err := g.try(t, wasm, cache)
+	if err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	return code, stdout, stderr
+}
+
+// try is run that returns a trap (anything that ends the guest other than
+// an exit) as an error, for callers that expect some guests to fail.
+func (g guestRun) try(t *testing.T, wasm []byte, cache string) (code uint32, stdout, stderr string, err error) {
 	t.Helper()
 	stdinR, stdinW := pipe(t)
 	stdoutR, stdoutW := pipe(t)
@@ -82,12 +98,21 @@ func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, std
 		}
 		fds = append(fds, wasi.Preopen(guestPath, d))
 	}
+	for guestPath, d := range g.vdirs {
+		fds = append(fds, wasi.Preopen(guestPath, d))
+	}
 	name := cmp.Or(g.name, "guest.wasm")
 	sys, err := wasi.New(wasi.Config{Args: append([]string{name}, g.args...), Env: g.env, FDs: fds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sys.Close()
+	// Closing the System closes the preopened directories: a sealed one
+	// reports there what it could not finish.
+	defer func() {
+		if err := sys.Close(); err != nil {
+			t.Errorf("closing the guest's descriptors: %v", err)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(g.timeout, time.Minute))
 	defer cancel()
 	eng, err := wazero.New(ctx, engine.Config{CacheDir: cache})
@@ -113,9 +138,9 @@ func (g guestRun) run(t *testing.T, wasm []byte, cache string) (code uint32, std
 	case errors.As(runErr, &exit):
 		code = exit.Code
 	case runErr != nil:
-		t.Fatalf("guest failed: %v\nstdout:\n%s\nstderr:\n%s", runErr, stdout, stderr)
+		return 0, stdout, stderr, fmt.Errorf("guest failed: %w", runErr)
 	}
-	return code, stdout, stderr
+	return code, stdout, stderr, nil
 }
 
 func TestGoGuest(t *testing.T) {
