@@ -251,6 +251,9 @@ func TestFilesystem(t *testing.T) {
 			if !strings.Contains(r.stdout, "ok ") {
 				t.Errorf("no checks reported: %v", r)
 			}
+			if !strings.Contains(r.stdout, "ok two-fds\n") {
+				t.Errorf("no two-fds check reported: %v", r)
+			}
 		})
 	}
 }

@@ -37,7 +37,7 @@ static const char usage[] =
     "usage: guest SUBCOMMAND [ARGS]\n"
     "  args              print argv as a JSON array\n"
     "  env               print the environment, sorted, as a JSON array\n"
-    "  fs DIR            file and directory checks inside DIR\n"
+    "  fs DIR [nolinks]  file and directory checks inside DIR; nolinks: links must fail (EPERM)\n"
     "  wasi-fd DIR       raw fd_* and path_* calls inside DIR (preopen root)\n"
     "  rights DIR        fd_fdstat_set_rights on a file inside DIR\n"
     "  preopens          list preopened directories\n"
@@ -310,6 +310,63 @@ static void check_truncate(const char *a) {
     ok("truncate");
 }
 
+/* expect_at reads fd from offset 0 with pread, which leaves its offset
+ * alone. */
+static void expect_at(const char *which, int fd, const char *want) {
+    char buf[64] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    CHECK("two-fds", n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0,
+          "pread through the %s descriptor: %zd bytes \"%s\" (%s), want \"%s\"", which, n, buf, strerror(errno), want);
+}
+
+static void same_size(int fd1, int fd2, off_t want) {
+    struct stat s1, s2;
+    SYS("two-fds", fstat(fd1, &s1));
+    SYS("two-fds", fstat(fd2, &s2));
+    CHECK("two-fds", s1.st_size == want && s2.st_size == want, "fstat sizes %lld and %lld, want %lld",
+          (long long)s1.st_size, (long long)s2.st_size, (long long)want);
+}
+
+/* check_two_fds checks that two descriptors of one file see each other's
+ * changes at once: writes, a truncate and an append, with fstat sizes that
+ * agree. */
+static void check_two_fds(const char *w) {
+    char t[PATH_MAX], buf[64] = {0};
+    path_join(t, sizeof t, w, "t.txt");
+    int fd1 = open(t, O_RDWR | O_CREAT | O_EXCL | O_APPEND, 0644);
+    SYS("two-fds", fd1);
+    int fd2 = open(t, O_RDWR);
+    SYS("two-fds", fd2);
+
+    write_all("two-fds", fd1, "written by one\n");
+    /* A sequential read from the second descriptor's own offset. */
+    ssize_t n = read(fd2, buf, sizeof buf - 1);
+    CHECK("two-fds", n == 15 && memcmp(buf, "written by one\n", 15) == 0,
+          "read through the second descriptor: %zd bytes \"%s\"", n, buf);
+    same_size(fd1, fd2, 15);
+
+    write_all("two-fds", fd2, "TWO");
+    expect_at("first", fd1, "written by one\nTWO");
+    same_size(fd1, fd2, 18);
+
+    SYS("two-fds", ftruncate(fd2, 7));
+    expect_at("first", fd1, "written");
+    same_size(fd1, fd2, 7);
+
+    /* Appending goes to the end the other descriptor's truncate left. */
+    write_all("two-fds", fd1, " twice");
+    expect_at("second", fd2, "written twice");
+    same_size(fd1, fd2, 13);
+
+    SYS("two-fds", close(fd1));
+    SYS("two-fds", close(fd2));
+    expect_content("two-fds", t, "written twice", 13);
+    SYS("two-fds", unlink(t));
+    ok("two-fds");
+}
+
+/* check_times sets b's times by path, through the symbolic link l unless l
+ * is NULL (then by path again), and on an open descriptor. */
 static void check_times(const char *b, const char *l) {
     struct timespec ts[2] = {{1000000000, 0}, {1500000000, 123456789}};
     struct stat st;
@@ -322,9 +379,10 @@ static void check_times(const char *b, const char *l) {
 
     /* Through a symlink, the target's times change. */
     struct timespec via_link[2] = {{1100000000, 0}, {1600000000, 0}};
-    SYS("set-times", utimensat(AT_FDCWD, l, via_link, 0));
+    SYS("set-times", utimensat(AT_FDCWD, l ? l : b, via_link, 0));
     SYS("set-times", stat(b, &st));
-    CHECK("set-times", st.st_mtim.tv_sec == 1600000000, "mtime via symlink %lld", (long long)st.st_mtim.tv_sec);
+    CHECK("set-times", st.st_mtim.tv_sec == 1600000000, "mtime via %s %lld", l ? "symlink" : "path",
+          (long long)st.st_mtim.tv_sec);
 
     /* On an open file: omit atime, set mtime. */
     int fd = open(b, O_RDWR);
@@ -358,7 +416,9 @@ static void check_times(const char *b, const char *l) {
 
 #define DIR_ENTRIES 500
 
-static void check_readdir(const char *w) {
+/* check_readdir lists a directory of many files, a subdirectory and, if
+ * links, a symbolic link. */
+static void check_readdir(const char *w, int links) {
     char d[PATH_MAX];
     path_join(d, sizeof d, w, "d");
     SYS("readdir", mkdir(d, 0755));
@@ -375,7 +435,7 @@ static void check_readdir(const char *w) {
         SYS("readdir", close(fd));
     }
     SYS("readdir", mkdirat(dfd, "sub", 0755));
-    SYS("readdir", symlinkat("sub", dfd, "link"));
+    if (links) SYS("readdir", symlinkat("sub", dfd, "link"));
 
     static char seen[DIR_ENTRIES];
     memset(seen, 0, sizeof seen);
@@ -414,7 +474,7 @@ static void check_readdir(const char *w) {
     }
     CHECK("readdir", errno == 0, "readdir: %s", strerror(errno));
     for (int i = 0; i < DIR_ENTRIES; i++) CHECK("readdir", seen[i], "entry %d missing", i);
-    CHECK("readdir", sub == 1 && link == 1 && dots <= 2, "sub %d link %d dots %d", sub, link, dots);
+    CHECK("readdir", sub == 1 && link == links && dots <= 2, "sub %d link %d dots %d", sub, link, dots);
     ok("readdir");
 
     /* A position from telldir leads back to the same next entry. */
@@ -435,7 +495,7 @@ static void check_readdir(const char *w) {
     closedir(dir);
 
     SYS("rmdir-empty", unlinkat(dfd, "sub", AT_REMOVEDIR));
-    SYS("rmdir-empty", unlinkat(dfd, "link", 0));
+    if (links) SYS("rmdir-empty", unlinkat(dfd, "link", 0));
     for (int i = 0; i < DIR_ENTRIES; i++) {
         snprintf(name, sizeof name, "entry-%04d-abcdefghijklmnopqrstuvwxyz0123456789", i);
         SYS("rmdir-empty", unlinkat(dfd, name, 0));
@@ -474,7 +534,60 @@ static void check_errors(const char *w, const char *file) {
     ok("errors");
 }
 
-static void run_fs(const char *dir) {
+/* check_links makes c a hard link and l a symbolic link to b. */
+static void check_links(const char *b, const char *c, const char *l) {
+    struct stat st, fst;
+    SYS("hardlink", link(b, c));
+    SYS("hardlink", stat(b, &st));
+    CHECK("hardlink", st.st_nlink == 2, "link count %llu, want 2", (unsigned long long)st.st_nlink);
+    SYS("hardlink", stat(c, &fst));
+    CHECK("hardlink", st.st_ino == fst.st_ino, "the two names have different inodes");
+    write_file("hardlink", c, "shared");
+    expect_content("hardlink", b, "shared", 6);
+    ok("hardlink");
+
+    SYS("symlink", symlink("b.txt", l));
+    char target[64] = {0};
+    ssize_t n = readlink(l, target, sizeof target - 1);
+    CHECK("symlink", n == 5 && strcmp(target, "b.txt") == 0, "readlink: %zd \"%s\"", n, target);
+    SYS("symlink", lstat(l, &st));
+    CHECK("symlink", S_ISLNK(st.st_mode), "lstat mode %o is not a symlink", st.st_mode);
+    SYS("symlink", stat(l, &st));
+    CHECK("symlink", S_ISREG(st.st_mode) && st.st_size == 6, "stat through the link: mode %o size %lld", st.st_mode,
+          (long long)st.st_size);
+    expect_content("symlink", l, "shared", 6);
+    FAILS_WITH("symlink", readlink(b, target, sizeof target), EINVAL);
+    ok("symlink");
+}
+
+/* check_links_refused checks that neither a hard link c nor a symbolic link
+ * l to b can be made, and leaves b as check_links would. */
+static void check_links_refused(const char *w, const char *b, const char *c, const char *l) {
+    struct stat st;
+    char target[64];
+    FAILS_WITH("hardlink-refused", link(b, c), EPERM);
+    FAILS_WITH("hardlink-refused", lstat(c, &st), ENOENT);
+    SYS("hardlink-refused", stat(b, &st));
+    CHECK("hardlink-refused", st.st_nlink == 1, "link count %llu after a refused link, want 1",
+          (unsigned long long)st.st_nlink);
+    write_file("hardlink-refused", b, "shared");
+    ok("hardlink-refused");
+
+    FAILS_WITH("symlink-refused", symlink("b.txt", l), EPERM);
+    FAILS_WITH("symlink-refused", lstat(l, &st), ENOENT);
+    /* Nothing is a link, so reading one is EINVAL, as for any plain file. */
+    FAILS_WITH("symlink-refused", readlink(b, target, sizeof target), EINVAL);
+    FAILS_WITH("symlink-refused", readlink(w, target, sizeof target), EINVAL);
+    SYS("symlink-refused", lstat(b, &st));
+    CHECK("symlink-refused", S_ISREG(st.st_mode) && st.st_size == 6, "lstat mode %o size %lld", st.st_mode,
+          (long long)st.st_size);
+    ok("symlink-refused");
+}
+
+/* run_fs runs the file checks in a fresh DIR/fs.c.work. With links 0
+ * ("fs DIR nolinks", for a directory that refuses links, as a sealed one
+ * does) the link checks expect EPERM and no other check makes a link. */
+static void run_fs(const char *dir, int links) {
     char w[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], l[PATH_MAX], d1[PATH_MAX], d2[PATH_MAX];
     path_join(w, sizeof w, dir, "fs.c.work");
     path_join(a, sizeof a, w, "a.txt");
@@ -523,6 +636,7 @@ static void run_fs(const char *dir) {
     check_pread_pwrite(a);
     check_append(a);
     check_truncate(a);
+    check_two_fds(w);
 
     SYS("rename", rename(a, b));
     FAILS_WITH("rename", stat(a, &st), ENOENT);
@@ -538,29 +652,10 @@ static void run_fs(const char *dir) {
     SYS("rename", rmdir(d2));
     ok("rename");
 
-    SYS("hardlink", link(b, c));
-    SYS("hardlink", stat(b, &st));
-    CHECK("hardlink", st.st_nlink == 2, "link count %llu, want 2", (unsigned long long)st.st_nlink);
-    SYS("hardlink", stat(c, &fst));
-    CHECK("hardlink", st.st_ino == fst.st_ino, "the two names have different inodes");
-    write_file("hardlink", c, "shared");
-    expect_content("hardlink", b, "shared", 6);
-    ok("hardlink");
+    if (links) check_links(b, c, l);
+    else check_links_refused(w, b, c, l);
 
-    SYS("symlink", symlink("b.txt", l));
-    char target[64] = {0};
-    n = readlink(l, target, sizeof target - 1);
-    CHECK("symlink", n == 5 && strcmp(target, "b.txt") == 0, "readlink: %zd \"%s\"", n, target);
-    SYS("symlink", lstat(l, &st));
-    CHECK("symlink", S_ISLNK(st.st_mode), "lstat mode %o is not a symlink", st.st_mode);
-    SYS("symlink", stat(l, &st));
-    CHECK("symlink", S_ISREG(st.st_mode) && st.st_size == 6, "stat through the link: mode %o size %lld", st.st_mode,
-          (long long)st.st_size);
-    expect_content("symlink", l, "shared", 6);
-    FAILS_WITH("symlink", readlink(b, target, sizeof target), EINVAL);
-    ok("symlink");
-
-    check_times(b, l);
+    check_times(b, links ? l : NULL);
 
     fd = open(b, O_WRONLY);
     SYS("fsync", fd);
@@ -570,12 +665,17 @@ static void run_fs(const char *dir) {
     SYS("fsync", close(fd));
     ok("fsync");
 
-    check_readdir(w);
+    check_readdir(w, links);
     check_errors(w, b);
 
     SYS("unlink", unlink(b));
-    SYS("unlink", unlink(c));
-    SYS("unlink", unlink(l));
+    if (links) {
+        SYS("unlink", unlink(c));
+        SYS("unlink", unlink(l));
+    } else {
+        FAILS_WITH("unlink", unlink(c), ENOENT); /* never created */
+        FAILS_WITH("unlink", unlink(l), ENOENT);
+    }
     FAILS_WITH("unlink", lstat(b, &st), ENOENT);
     FAILS_WITH("unlink", lstat(l, &st), ENOENT);
     ok("unlink");
@@ -1386,7 +1486,10 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "args") == 0) print_json_array(argv, (size_t)argc);
     else if (strcmp(cmd, "env") == 0) run_env();
-    else if (strcmp(cmd, "fs") == 0) run_fs(dir_arg(argc, argv));
+    else if (strcmp(cmd, "fs") == 0) {
+        if (argc > 4 || (argc == 4 && strcmp(argv[3], "nolinks") != 0)) usage_exit();
+        run_fs(dir_arg(argc, argv), argc < 4);
+    }
     else if (strcmp(cmd, "wasi-fd") == 0) run_wasi_fd(dir_arg(argc, argv));
     else if (strcmp(cmd, "rights") == 0) run_rights(dir_arg(argc, argv));
     else if (strcmp(cmd, "preopens") == 0) run_preopens();

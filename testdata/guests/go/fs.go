@@ -17,7 +17,10 @@ const greeting = "hello, donjon\n"
 
 // runFS exercises files and directories inside a fresh work directory under
 // dir and removes it again. The check names match the C and Rust guests.
+// "fs DIR nolinks" is for a directory that refuses links (a sealed one): the
+// link checks then expect EPERM, and no other check makes a link.
 func runFS(dir string) {
+	links := fsLinks()
 	w := filepath.Join(dir, "fs.go.work")
 	// A failed earlier run may have left its work directory behind.
 	if err := os.RemoveAll(w); err != nil {
@@ -57,6 +60,7 @@ func runFS(dir string) {
 	checkPreadPwrite(a)
 	checkAppend(a)
 	checkTruncate(a)
+	checkTwoFDs(w)
 
 	b := filepath.Join(w, "b.txt")
 	must("rename", os.Rename(a, b))
@@ -71,15 +75,72 @@ func runFS(dir string) {
 	ok("rename")
 
 	c := filepath.Join(w, "c.txt")
+	l := filepath.Join(w, "l")
+	if links {
+		checkLinks(b, c, l)
+	} else {
+		checkLinksRefused(w, b, c, l)
+	}
+
+	checkTimes(b)
+
+	f, err = os.OpenFile(b, os.O_WRONLY, 0)
+	must("fsync", err)
+	writeAll("fsync", f, "synced")
+	must("fsync", f.Sync())
+	must("fsync", f.Close())
+	ok("fsync")
+
+	checkReaddir(w, links)
+	checkErrors(w, b)
+
+	for _, name := range []string{b, c, l} {
+		err := os.Remove(name)
+		if !links && name != b {
+			// Never created: the directory refused the link.
+			if !errors.Is(err, fs.ErrNotExist) {
+				failf("unlink", "remove %s, which was never created: %v", name, err)
+			}
+			continue
+		}
+		must("unlink", err)
+		if _, err := os.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+			failf("unlink", "%s still there: %v", name, err)
+		}
+	}
+	ok("unlink")
+
+	must("rmdir", os.Remove(w))
+	if _, err := os.Stat(w); !errors.Is(err, fs.ErrNotExist) {
+		failf("rmdir", "%s still there: %v", w, err)
+	}
+	ok("rmdir")
+	done("fs")
+}
+
+// fsLinks reads the optional mode after "fs DIR": true unless it is
+// "nolinks". main hands runFS only DIR, so the mode is read here.
+func fsLinks() bool {
+	switch extra := os.Args[3:]; {
+	case len(extra) == 0:
+		return true
+	case len(extra) == 1 && extra[0] == "nolinks":
+		return false
+	}
+	usageExit()
+	return false
+}
+
+// checkLinks makes c a hard link and l a symbolic link to b.
+func checkLinks(b, c, l string) {
 	must("hardlink", os.Link(b, c))
-	if n := nlink(b); n != 2 {
+	if n := nlink("hardlink", b); n != 2 {
 		failf("hardlink", "link count %d, want 2", n)
 	}
 	must("hardlink", os.WriteFile(c, []byte("shared"), 0o644))
 	expectContent("hardlink", b, "shared")
 	ok("hardlink")
 
-	l := filepath.Join(w, "l")
 	must("symlink", os.Symlink("b.txt", l))
 	target, err := os.Readlink(l)
 	must("symlink", err)
@@ -93,33 +154,37 @@ func runFS(dir string) {
 	}
 	expectContent("symlink", l, "shared")
 	ok("symlink")
+}
 
-	checkTimes(b)
+// checkLinksRefused checks that neither a hard link c nor a symbolic link l
+// to b can be made, and leaves b as checkLinks would.
+func checkLinksRefused(w, b, c, l string) {
+	if err := os.Link(b, c); !errors.Is(err, syscall.EPERM) {
+		failf("hardlink-refused", "link: %v, want EPERM", err)
+	}
+	if _, err := os.Lstat(c); !errors.Is(err, fs.ErrNotExist) {
+		failf("hardlink-refused", "after a refused link: %v, want not-exist", err)
+	}
+	if n := nlink("hardlink-refused", b); n != 1 {
+		failf("hardlink-refused", "link count %d after a refused link, want 1", n)
+	}
+	must("hardlink-refused", os.WriteFile(b, []byte("shared"), 0o644))
+	ok("hardlink-refused")
 
-	f, err = os.OpenFile(b, os.O_WRONLY, 0)
-	must("fsync", err)
-	writeAll("fsync", f, "synced")
-	must("fsync", f.Sync())
-	must("fsync", f.Close())
-	ok("fsync")
-
-	checkReaddir(w)
-	checkErrors(w, b)
-
-	for _, name := range []string{b, c, l} {
-		must("unlink", os.Remove(name))
-		if _, err := os.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
-			failf("unlink", "%s still there: %v", name, err)
+	if err := os.Symlink("b.txt", l); !errors.Is(err, syscall.EPERM) {
+		failf("symlink-refused", "symlink: %v, want EPERM", err)
+	}
+	if _, err := os.Lstat(l); !errors.Is(err, fs.ErrNotExist) {
+		failf("symlink-refused", "after a refused symlink: %v, want not-exist", err)
+	}
+	// Nothing is a link, so reading one is EINVAL, as for any plain file.
+	for _, name := range []string{b, w} {
+		if _, err := os.Readlink(name); !errors.Is(err, syscall.EINVAL) {
+			failf("symlink-refused", "readlink %s: %v, want EINVAL", name, err)
 		}
 	}
-	ok("unlink")
-
-	must("rmdir", os.Remove(w))
-	if _, err := os.Stat(w); !errors.Is(err, fs.ErrNotExist) {
-		failf("rmdir", "%s still there: %v", w, err)
-	}
-	ok("rmdir")
-	done("fs")
+	expectContent("symlink-refused", b, "shared")
+	ok("symlink-refused")
 }
 
 func writeAll(check string, f *os.File, s string) {
@@ -137,12 +202,12 @@ func expectContent(check, name, want string) {
 	}
 }
 
-func nlink(name string) uint64 {
+func nlink(check, name string) uint64 {
 	st, err := os.Stat(name)
-	must("hardlink", err)
+	must(check, err)
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
-		failf("hardlink", "no syscall.Stat_t for %s", name)
+		failf(check, "no syscall.Stat_t for %s", name)
 	}
 	return uint64(sys.Nlink)
 }
@@ -238,6 +303,67 @@ func checkTruncate(name string) {
 	ok("truncate")
 }
 
+// checkTwoFDs checks that two descriptors of one file see each other's
+// changes at once: writes, a truncate and an append, with fstat sizes that
+// agree.
+func checkTwoFDs(w string) {
+	const check = "two-fds"
+	name := filepath.Join(w, "t.txt")
+	f1, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	must(check, err)
+	defer f1.Close()
+	f2, err := os.OpenFile(name, os.O_RDWR, 0)
+	must(check, err)
+	defer f2.Close()
+
+	writeAll(check, f1, "written by one\n")
+	// A sequential read from the second descriptor's own offset.
+	buf := make([]byte, 64)
+	n, err := f2.Read(buf)
+	if err != nil || string(buf[:n]) != "written by one\n" {
+		failf(check, "read through the second descriptor: %q, %v", buf[:n], err)
+	}
+	sameSize(check, f1, f2, 15)
+
+	writeAll(check, f2, "TWO")
+	expectAt(check, "first", f1, "written by one\nTWO")
+	sameSize(check, f1, f2, 18)
+
+	must(check, f2.Truncate(7))
+	expectAt(check, "first", f1, "written")
+	sameSize(check, f1, f2, 7)
+
+	// Appending goes to the end the other descriptor's truncate left.
+	writeAll(check, f1, " twice")
+	expectAt(check, "second", f2, "written twice")
+	sameSize(check, f1, f2, 13)
+
+	must(check, f1.Close())
+	must(check, f2.Close())
+	expectContent(check, name, "written twice")
+	must(check, os.Remove(name))
+	ok(check)
+}
+
+// expectAt reads f from offset 0 with pread, which leaves its offset alone.
+func expectAt(check, which string, f *os.File, want string) {
+	buf := make([]byte, 64)
+	n, err := f.ReadAt(buf, 0)
+	if (err != nil && err != io.EOF) || string(buf[:n]) != want {
+		failf(check, "pread through the %s descriptor: %q, %v; want %q", which, buf[:n], err, want)
+	}
+}
+
+func sameSize(check string, f1, f2 *os.File, want int64) {
+	s1, err := f1.Stat()
+	must(check, err)
+	s2, err := f2.Stat()
+	must(check, err)
+	if s1.Size() != want || s2.Size() != want {
+		failf(check, "fstat sizes %d and %d, want %d", s1.Size(), s2.Size(), want)
+	}
+}
+
 func checkTimes(name string) {
 	atime := time.Unix(1_000_000_000, 0)
 	mtime := time.Unix(1_500_000_000, 123_456_000)
@@ -250,7 +376,7 @@ func checkTimes(name string) {
 	ok("set-times")
 }
 
-func checkReaddir(w string) {
+func checkReaddir(w string, links bool) {
 	d := filepath.Join(w, "d")
 	must("readdir", os.Mkdir(d, 0o755))
 	// Enough entries, with long names, that a listing needs more than one
@@ -263,8 +389,11 @@ func checkReaddir(w string) {
 		must("readdir", os.WriteFile(filepath.Join(d, name), nil, 0o644))
 	}
 	must("readdir", os.Mkdir(filepath.Join(d, "sub"), 0o755))
-	must("readdir", os.Symlink("sub", filepath.Join(d, "link")))
-	want = append(want, "link", "sub")
+	want = append(want, "sub")
+	if links {
+		must("readdir", os.Symlink("sub", filepath.Join(d, "link")))
+		want = append(want, "link")
+	}
 	slices.Sort(want)
 
 	entries, err := os.ReadDir(d)

@@ -18,7 +18,7 @@ import (
 const usage = `usage: go SUBCOMMAND [ARGS]
   args              print argv as a JSON array
   env               print the environment, sorted, as a JSON array
-  fs DIR            file and directory checks inside DIR
+  fs DIR [nolinks]  file and directory checks inside DIR (nolinks: links must be refused)
   escape DIR        try to leave DIR; "refused NAME" or "ESCAPED NAME"
   clock [UNIXSEC]   realtime (near UNIXSEC if given), monotonic, resolution
   random            two 64-byte random reads differ and are not all zero

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const USAGE: &str = "usage: guest SUBCOMMAND [ARGS]
   args              print argv as a JSON array
   env               print the environment, sorted, as a JSON array
-  fs DIR            file and directory checks inside DIR
+  fs DIR [nolinks]  file and directory checks inside DIR; nolinks: links must fail (EPERM)
   escape DIR        try to leave DIR (preopen root): refused/ESCAPED NAME
   clock [UNIXSEC]   realtime (near UNIXSEC if given), monotonic, resolution
   random            two 64-byte random reads differ and are not all zero
@@ -60,7 +60,10 @@ mod wasi {
     pub const FILETYPE_REGULAR: u8 = 4;
     pub const FILETYPE_SYMLINK: u8 = 7;
     pub const OFLAGS_DIRECTORY: u32 = 2;
+    pub const ERRNO_INVAL: i32 = 28;
+    pub const ERRNO_NOENT: i32 = 44;
     pub const ERRNO_NOTDIR: i32 = 54;
+    pub const ERRNO_PERM: i32 = 63;
     pub const ERRNO_NOTEMPTY: i32 = 55;
 
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -294,7 +297,14 @@ fn main() {
     match args[1].as_str() {
         "args" => println!("{}", json_array(&args)),
         "env" => print_env(),
-        "fs" => run_fs(&dir()),
+        "fs" => {
+            let links = match args.get(3).map(|s| s.as_str()) {
+                None => true,
+                Some("nolinks") if args.len() == 4 => false,
+                _ => usage_exit(),
+            };
+            run_fs(&dir(), links)
+        }
         "escape" => exit(run_escape(&dir())),
         "clock" => run_clock(args.get(2).map(|_| int_arg(&args, 2))),
         "random" => run_random(),
@@ -362,7 +372,10 @@ fn fd_of(f: &File) -> u32 {
     f.as_raw_fd() as u32
 }
 
-fn run_fs(dir: &str) {
+/// run_fs runs the file checks in a fresh DIR/fs.rust.work. Without links
+/// ("fs DIR nolinks", for a directory that refuses links, as a sealed one
+/// does) the link checks expect EPERM and no other check makes a link.
+fn run_fs(dir: &str, links: bool) {
     let w = format!("{}/fs.rust.work", dir);
     // A failed earlier run may have left its work directory behind.
     let _ = fs::remove_dir_all(&w);
@@ -407,6 +420,7 @@ fn run_fs(dir: &str) {
     check_pread_pwrite(&a);
     check_append(&a);
     check_truncate(&a);
+    check_two_fds(&w);
 
     fs::rename(&a, &b).must("rename");
     check("rename", fs::metadata(&a).map_err(|e| e.kind()).err() == Some(io::ErrorKind::NotFound), || "old name still there".into());
@@ -416,21 +430,11 @@ fn run_fs(dir: &str) {
     expect_content("rename", &b, b"replacement");
     ok("rename");
 
-    fs::hard_link(&b, &c).must("hardlink");
-    let st = wasi::stat_at(wfd, "b.txt", true).must("hardlink");
-    check("hardlink", st.nlink == 2, || format!("link count {}, want 2", st.nlink));
-    fs::write(&c, "shared").must("hardlink");
-    expect_content("hardlink", &b, b"shared");
-    ok("hardlink");
-
-    wasi::symlink_at("b.txt", wfd, "l").must("symlink");
-    let target = fs::read_link(&l).must("symlink");
-    check("symlink", target.to_str() == Some("b.txt"), || format!("readlink {:?}", target));
-    check("symlink", fs::symlink_metadata(&l).must("symlink").file_type().is_symlink(), || "lstat: not a symlink".into());
-    let st = wasi::stat_at(wfd, "l", false).must("symlink");
-    check("symlink", st.filetype == wasi::FILETYPE_SYMLINK, || format!("no-follow filetype {}", st.filetype));
-    expect_content("symlink", &l, b"shared");
-    ok("symlink");
+    if links {
+        check_links(wfd, &b, &c, &l);
+    } else {
+        check_links_refused(wfd, &w, &b);
+    }
 
     wasi::set_times_at(wfd, "b.txt", 1_000_000_000_000_000_000, 1_500_000_000_123_456_789, wasi::FST_ATIM | wasi::FST_MTIM)
         .must("set-times");
@@ -455,11 +459,18 @@ fn run_fs(dir: &str) {
     drop(f);
     ok("fsync");
 
-    check_readdir(&w);
+    check_readdir(&w, links);
     check_errors(&w, &b);
 
     for p in [&b, &c, &l] {
-        fs::remove_file(p).must("unlink");
+        let r = fs::remove_file(p);
+        if !links && p != &b {
+            // Never created: the directory refused the link.
+            let e = r.err().and_then(|e| e.raw_os_error());
+            check("unlink", e == Some(wasi::ERRNO_NOENT), || format!("remove {}, which was never created: {:?}", p, e));
+            continue;
+        }
+        r.must("unlink");
         check("unlink", fs::symlink_metadata(p).is_err(), || format!("{} still there", p));
     }
     ok("unlink");
@@ -469,6 +480,99 @@ fn run_fs(dir: &str) {
     check("rmdir", fs::metadata(&w).is_err(), || format!("{} still there", w));
     ok("rmdir");
     done("fs");
+}
+
+/// check_links makes c a hard link and l a symbolic link to b.
+fn check_links(wfd: u32, b: &str, c: &str, l: &str) {
+    fs::hard_link(b, c).must("hardlink");
+    let st = wasi::stat_at(wfd, "b.txt", true).must("hardlink");
+    check("hardlink", st.nlink == 2, || format!("link count {}, want 2", st.nlink));
+    fs::write(c, "shared").must("hardlink");
+    expect_content("hardlink", b, b"shared");
+    ok("hardlink");
+
+    wasi::symlink_at("b.txt", wfd, "l").must("symlink");
+    let target = fs::read_link(l).must("symlink");
+    check("symlink", target.to_str() == Some("b.txt"), || format!("readlink {:?}", target));
+    check("symlink", fs::symlink_metadata(l).must("symlink").file_type().is_symlink(), || "lstat: not a symlink".into());
+    let st = wasi::stat_at(wfd, "l", false).must("symlink");
+    check("symlink", st.filetype == wasi::FILETYPE_SYMLINK, || format!("no-follow filetype {}", st.filetype));
+    expect_content("symlink", l, b"shared");
+    ok("symlink");
+}
+
+/// check_links_refused checks that neither a hard link c.txt nor a symbolic
+/// link l to b can be made in w, and leaves b as check_links would.
+fn check_links_refused(wfd: u32, w: &str, b: &str) {
+    let errno = |r: io::Result<()>| r.err().and_then(|e| e.raw_os_error());
+    let e = errno(fs::hard_link(b, format!("{}/c.txt", w)));
+    check("hardlink-refused", e == Some(wasi::ERRNO_PERM), || format!("link: {:?}, want EPERM ({})", e, wasi::ERRNO_PERM));
+    let e = wasi::stat_at(wfd, "c.txt", false).err();
+    check("hardlink-refused", e == Some(wasi::ERRNO_NOENT as u16), || format!("after a refused link: {:?}, want ENOENT", e));
+    let st = wasi::stat_at(wfd, "b.txt", true).must("hardlink-refused");
+    check("hardlink-refused", st.nlink == 1, || format!("link count {} after a refused link, want 1", st.nlink));
+    fs::write(b, "shared").must("hardlink-refused");
+    ok("hardlink-refused");
+
+    let e = wasi::symlink_at("b.txt", wfd, "l").err();
+    check("symlink-refused", e == Some(wasi::ERRNO_PERM as u16), || format!("symlink: {:?}, want EPERM", e));
+    let e = wasi::stat_at(wfd, "l", false).err();
+    check("symlink-refused", e == Some(wasi::ERRNO_NOENT as u16), || format!("after a refused symlink: {:?}, want ENOENT", e));
+    // Nothing is a link, so reading one is EINVAL, as for any plain file.
+    for p in [b, w] {
+        let e = fs::read_link(p).err().and_then(|e| e.raw_os_error());
+        check("symlink-refused", e == Some(wasi::ERRNO_INVAL), || format!("readlink {}: {:?}, want EINVAL", p, e));
+    }
+    let st = wasi::stat_at(wfd, "b.txt", false).must("symlink-refused");
+    check("symlink-refused", st.filetype == wasi::FILETYPE_REGULAR && st.size == 6, || format!("{:?}", st));
+    ok("symlink-refused");
+}
+
+/// check_two_fds checks that two descriptors of one file see each other's
+/// changes at once: writes, a truncate and an append, with fstat sizes that
+/// agree.
+fn check_two_fds(w: &str) {
+    const CHECK: &str = "two-fds";
+    let t = format!("{}/t.txt", w);
+    let mut f1 = OpenOptions::new().read(true).append(true).create_new(true).open(&t).must(CHECK);
+    let mut f2 = OpenOptions::new().read(true).write(true).open(&t).must(CHECK);
+    let expect_at = |which: &str, f: &File, want: &[u8]| {
+        let mut buf = [0u8; 64];
+        let n = wasi::pread(fd_of(f), &mut buf, 0).must(CHECK);
+        check(CHECK, &buf[..n] == want, || {
+            format!("pread through the {} descriptor: {:?}, want {:?}", which, String::from_utf8_lossy(&buf[..n]), String::from_utf8_lossy(want))
+        });
+    };
+    let same_size = |f1: &File, f2: &File, want: u64| {
+        let (s1, s2) = (wasi::fstat(fd_of(f1)).must(CHECK).size, wasi::fstat(fd_of(f2)).must(CHECK).size);
+        check(CHECK, s1 == want && s2 == want, || format!("fstat sizes {} and {}, want {}", s1, s2, want));
+    };
+
+    f1.write_all(b"written by one\n").must(CHECK);
+    // A sequential read from the second descriptor's own offset.
+    let mut buf = [0u8; 64];
+    let n = f2.read(&mut buf).must(CHECK);
+    check(CHECK, &buf[..n] == b"written by one\n", || format!("read through the second descriptor: {:?}", String::from_utf8_lossy(&buf[..n])));
+    same_size(&f1, &f2, 15);
+
+    f2.write_all(b"TWO").must(CHECK);
+    expect_at("first", &f1, b"written by one\nTWO");
+    same_size(&f1, &f2, 18);
+
+    f2.set_len(7).must(CHECK);
+    expect_at("first", &f1, b"written");
+    same_size(&f1, &f2, 7);
+
+    // Appending goes to the end the other descriptor's truncate left.
+    f1.write_all(b" twice").must(CHECK);
+    expect_at("second", &f2, b"written twice");
+    same_size(&f1, &f2, 13);
+
+    drop(f1);
+    drop(f2);
+    expect_content(CHECK, &t, b"written twice");
+    fs::remove_file(&t).must(CHECK);
+    ok(CHECK);
 }
 
 fn check_seek(a: &str) {
@@ -522,7 +626,9 @@ fn check_truncate(a: &str) {
     ok("truncate");
 }
 
-fn check_readdir(w: &str) {
+/// check_readdir lists a directory of many files, a subdirectory and, if
+/// links, a symbolic link.
+fn check_readdir(w: &str, links: bool) {
     let d = format!("{}/d", w);
     fs::create_dir(&d).must("readdir");
     // Enough entries, with long names, that a listing needs more than one
@@ -533,8 +639,10 @@ fn check_readdir(w: &str) {
     }
     fs::create_dir(format!("{}/sub", d)).must("readdir");
     let dfile = wasi::Dir(wasi::open_dir(&d).must("readdir"));
-    wasi::symlink_at("sub", dfile.0, "link").must("readdir");
-    want.push("link".into());
+    if links {
+        wasi::symlink_at("sub", dfile.0, "link").must("readdir");
+        want.push("link".into());
+    }
     want.push("sub".into());
     want.sort();
     let mut got = Vec::new();
