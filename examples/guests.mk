@@ -15,7 +15,7 @@ EXAMPLES_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 # go build wants ./dir for a relative package directory.
 examples_go_pkg = $(if $(filter /%,$(EXAMPLES_DIR)),$(EXAMPLES_DIR)/$(1),./$(EXAMPLES_DIR)/$(1))
 
-GO_EXAMPLES   := hello-go notes-go https-go client-go
+GO_EXAMPLES   := hello-go notes-go kv-go https-go client-go
 C_EXAMPLES    := hello-c spin-c echo-c
 RUST_EXAMPLES := hello-rust
 
