@@ -61,6 +61,7 @@ func TestQuickReport(t *testing.T) {
 	}
 	checkStewardRows(t, rows, o, report.String())
 	checkHTTPSRows(t, rows, report.String())
+	checkStorageRows(t, rows, report.String())
 	if !strings.Contains(report.String(), "output matched the native program's") {
 		t.Errorf("report does not say outputs were checked:\n%s", report.String())
 	}

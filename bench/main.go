@@ -2,8 +2,9 @@
 // ratios against the same program run natively in the same session: the
 // slowdown of compute-bound C and Go guests, the start-up time of a
 // hello world, cold and from the compiled-code cache, the steward's
-// throughput and latency issuing certificates for SNP and TDX keeps, and an
-// HTTPS server in a keep against the same server built natively.
+// throughput and latency issuing certificates for SNP and TDX keeps, an
+// HTTPS server in a keep against the same server built natively, and file
+// I/O in a sealed directory against a plain one, both in a keep.
 //
 // Every figure is a ratio to a baseline measured in the same run, with
 // the runs of the things compared interleaved, the median of several
@@ -16,7 +17,8 @@
 //
 //	go run ./bench [-donjon build/donjon] [-quick] [-reps N] [-startup-reps N]
 //	               [-steward-requests N] [-steward-clients N] [-steward-time D]
-//	               [-https-runs N] [-https-time D] [-https-conns N] [-only SECTIONS]
+//	               [-https-runs N] [-https-time D] [-https-conns N]
+//	               [-storage-size MiB] [-storage-ops N] [-storage-reps N] [-only SECTIONS]
 package main
 
 import (
@@ -73,11 +75,15 @@ type options struct {
 	HTTPSTime  time.Duration // how long each HTTPS measure loads one server
 	HTTPSConns int           // concurrent connections of the HTTPS load generator
 
+	StorageMiB  int // the storage guest's file size, in MiB
+	StorageOps  int // operations of each random storage phase
+	StorageReps int // storage runs, each of the sealed and the plain directory
+
 	Only []string // the sections to run; empty: all of them
 }
 
 // sections are the report's sections, in the order they run.
-var sections = []string{"compute", "startup", "steward", "https"}
+var sections = []string{"compute", "startup", "steward", "https", "storage"}
 
 // runs says whether the section named is to run.
 func (o *options) runs(section string) bool {
@@ -103,6 +109,11 @@ const (
 	// handshake (tlsnet.DefaultMaxPending, 128): beyond, it drops
 	// connections, and the new-connection measure would count errors.
 	maxHTTPSConns = 100
+
+	// maxStorageMiB keeps the storage guest's tables of blocks (8 bytes a
+	// block, one table per directory) well inside a keep's default 1 GiB
+	// of memory.
+	maxStorageMiB = 64 << 10
 )
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -122,6 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.HTTPSRuns, "https-runs", 0, "paired keep/native runs of each HTTPS measure; the report gives their medians (default 3, or 1 with -quick)")
 	fs.DurationVar(&o.HTTPSTime, "https-time", 0, fmt.Sprintf("how long each HTTPS measure loads each server in each run (default %v, or %v with -quick)", defaultHTTPSTime, quickHTTPSTime))
 	fs.IntVar(&o.HTTPSConns, "https-conns", 16, fmt.Sprintf("concurrent connections of the HTTPS load generator (at most %d)", maxHTTPSConns))
+	fs.IntVar(&o.StorageMiB, "storage-size", 0, fmt.Sprintf("size in MiB of the file the storage guest writes and reads (default %d, or %d with -quick)", defaultStorageMiB, quickStorageMiB))
+	fs.IntVar(&o.StorageOps, "storage-ops", 0, "4 KiB operations of each random storage phase (default: as many as the file has blocks)")
+	fs.IntVar(&o.StorageReps, "storage-reps", 0, "storage runs, each measuring the sealed and the plain directory side by side (default 9, or 2 with -quick)")
 	only := fs.String("only", "", "run only these sections, comma-separated: "+strings.Join(sections, ", ")+" (default: all)")
 	fs.DurationVar(&o.RunTimeout, "run-timeout", 3*time.Minute, "the most any one run may take")
 	fs.StringVar(&o.WorkDir, "work", "", "directory for donjon's compiled-code caches (default: a temporary directory, removed at the end); guests are built into the shared test-guest cache")
@@ -160,6 +174,11 @@ func (o *options) fillDefaults() {
 	pick(&o.MatmulN, defaultMatmulN, quickMatmulN)
 	pick(&o.StewardRequests, defaultStewardRequests, quickStewardRequests)
 	pick(&o.HTTPSRuns, 3, 1)
+	pick(&o.StorageMiB, defaultStorageMiB, quickStorageMiB)
+	pick(&o.StorageReps, 9, 2)
+	if o.StorageOps == 0 && o.StorageMiB > 0 {
+		o.StorageOps = o.StorageMiB << 20 / storageBlock
+	}
 	if o.HTTPSTime == 0 {
 		o.HTTPSTime = defaultHTTPSTime
 		if o.Quick {
@@ -180,7 +199,8 @@ func (o *options) validate() error {
 		v    int
 	}{{"-reps", o.Reps}, {"-startup-reps", o.StartupReps}, {"-sha-mb", o.ShaMB}, {"-sieve-n", o.SieveN}, {"-matmul-n", o.MatmulN},
 		{"-steward-requests", o.StewardRequests}, {"-steward-clients", o.StewardClients},
-		{"-https-runs", o.HTTPSRuns}, {"-https-conns", o.HTTPSConns}} {
+		{"-https-runs", o.HTTPSRuns}, {"-https-conns", o.HTTPSConns},
+		{"-storage-size", o.StorageMiB}, {"-storage-ops", o.StorageOps}, {"-storage-reps", o.StorageReps}} {
 		if c.v < 1 {
 			return fmt.Errorf("%s must be at least 1", c.name)
 		}
@@ -193,6 +213,9 @@ func (o *options) validate() error {
 	}
 	if o.HTTPSTime < 0 {
 		return fmt.Errorf("-https-time must be positive")
+	}
+	if o.StorageMiB > maxStorageMiB {
+		return fmt.Errorf("-storage-size %d is too large: give at most %d (MiB)", o.StorageMiB, maxStorageMiB)
 	}
 	if o.HTTPSConns > maxHTTPSConns {
 		return fmt.Errorf("-https-conns %d is too many: a keep drops connections beyond 128 waiting ones; give at most %d", o.HTTPSConns, maxHTTPSConns)

@@ -93,6 +93,15 @@ func run(ctx context.Context, o options, w io.Writer) error {
 			return err
 		}
 	}
+	if o.runs("storage") {
+		storageRes, err := runStorage(ctx, o, guestDir, work)
+		if err != nil {
+			return err
+		}
+		if err := storageRes.write(w); err != nil {
+			return err
+		}
+	}
 	if checked > 0 {
 		if _, err := fmt.Fprintf(w, "\nEvery guest's output matched the native program's for the same input (%d donjon runs checked).\n", checked); err != nil {
 			return err
@@ -123,18 +132,32 @@ func writeHeader(ctx context.Context, o options, w io.Writer) error {
 	if len(o.Only) > 0 {
 		mode += " — only " + strings.Join(o.Only, ", ")
 	}
+	// The steward and HTTPS sections say how they repeat in their own text.
+	var reps []string
+	if o.runs("compute") {
+		reps = append(reps, fmt.Sprintf("%d per compute benchmark", o.Reps))
+	}
+	if o.runs("startup") {
+		reps = append(reps, fmt.Sprintf("%d per start-up measurement", o.StartupReps))
+	}
+	if o.runs("storage") {
+		reps = append(reps, fmt.Sprintf("%d storage runs", o.StorageReps))
+	}
+	repLine := ""
+	if len(reps) > 0 {
+		repLine = "- repetitions: " + strings.Join(reps, ", ") + "; runs of the things compared are interleaved\n"
+	}
 	_, err := fmt.Fprintf(w, `# donjon bench%s
 
 - date: %s
 - machine: %s, %d CPUs, %s/%s
 - toolchains: %s; %s
 - donjon: %s --backend nil (no TEE: the guest runs as an ordinary process under wazero)
-- repetitions: %d per compute benchmark, %d per start-up measurement; runs of the things compared are interleaved
-
+%s
 Ratios are medians of per-repetition ratios, each repetition's subject divided by its own
 baseline; "spread" is the lowest and highest of those ratios. Times (ms) are medians, for scale.
 `, mode, time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
-		runtime.Version(), firstLine(ctx, "clang", "--version"), o.Donjon, o.Reps, o.StartupReps)
+		runtime.Version(), firstLine(ctx, "clang", "--version"), o.Donjon, repLine)
 	return err
 }
 
