@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"donjon.dev/sealfs"
+	"donjon.dev/steward/stewardclient"
 	"donjon.dev/tee"
 	"donjon.dev/wasi/hostfs"
 	"donjon.dev/wasi/vfs"
@@ -21,9 +22,30 @@ func SealingPurpose(module [32]byte, guestPath string) string {
 	return fmt.Sprintf("donjon.dev/keep sealed directory v1 module=%x guest=%s", module, guestPath)
 }
 
+// keySource gives the sealing key for a purpose.
+type keySource func(ctx context.Context, purpose string) ([]byte, error)
+
+// sealingKeys gets keys from the backend or, when the hardware derives
+// none (TDX), from the steward that certified the keep: it releases a key
+// bound to the workload in the keep's certificate, wrapped for this keep
+// alone.
+func sealingKeys(opts AttestOptions, att *Attestation) keySource {
+	return func(ctx context.Context, purpose string) ([]byte, error) {
+		key, err := opts.Platform.SealingKey(ctx, purpose)
+		if !errors.Is(err, tee.ErrNoSealingKey) || !att.Certified {
+			return key, err
+		}
+		key, serr := stewardclient.SealingKey(ctx, opts.HTTPClient, opts.Steward, att.StewardCA(), att.Chain[0], att.Identity.Signer(), purpose)
+		if serr != nil {
+			return nil, fmt.Errorf("%w, and the steward released none: %w", err, serr)
+		}
+		return key, nil
+	}
+}
+
 // openDirs opens the plan's directories, keyed by fd: plain ones as host
-// files, sealed ones with a key from platform. On error nothing stays open.
-func openDirs(ctx context.Context, log *slog.Logger, p *Plan, platform tee.Platform, module [32]byte) (_ map[int]vfs.Dir, err error) {
+// files, sealed ones with a key from keys. On error nothing stays open.
+func openDirs(ctx context.Context, log *slog.Logger, p *Plan, keys keySource, module [32]byte) (_ map[int]vfs.Dir, err error) {
 	dirs := map[int]vfs.Dir{}
 	defer func() {
 		if err != nil {
@@ -45,7 +67,7 @@ func openDirs(ctx context.Context, log *slog.Logger, p *Plan, platform tee.Platf
 			log.Debug("directory", "guest", fd.GuestPath, "host", fd.HostPath, "sealed", false)
 			continue
 		}
-		key, err := platform.SealingKey(ctx, SealingPurpose(module, fd.GuestPath))
+		key, err := keys(ctx, SealingPurpose(module, fd.GuestPath))
 		if errors.Is(err, tee.ErrNoSealingKey) {
 			return nil, fmt.Errorf("fd %d (%s): cannot seal the directory: %w; to store it in plaintext instead, say plain = true or --plain-dir", i, fd.GuestPath, err)
 		}

@@ -75,7 +75,7 @@ func TestOpenDirs(t *testing.T) {
 	if !p.Sealed() || !p.Plaintext() {
 		t.Fatalf("Sealed %v, Plaintext %v: want both", p.Sealed(), p.Plaintext())
 	}
-	dirs, err := openDirs(ctx, log, p, platform, modA)
+	dirs, err := openDirs(ctx, log, p, platform.SealingKey, modA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestOpenDirs(t *testing.T) {
 	})
 
 	// Same module, same path: the data is back.
-	dirs, err = openDirs(ctx, log, p, platform, modA)
+	dirs, err = openDirs(ctx, log, p, platform.SealingKey, modA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestOpenDirs(t *testing.T) {
 		"another guest path": {dirPlan(key, FD{Kind: FDDir, HostPath: sealed, GuestPath: "/other"}), modA, platform},
 		"another dev key":    {p, modA, tee.NilPlatform{DevKeyFile: devKeyFile(t)}},
 	} {
-		_, err := openDirs(ctx, log, tc.p, tc.pf, tc.module)
+		_, err := openDirs(ctx, log, tc.p, tc.pf.SealingKey, tc.module)
 		if err == nil || !strings.Contains(err.Error(), "wrong key for the sealed directory "+sealed) || !strings.Contains(err.Error(), "development key than") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -131,10 +131,10 @@ func TestOpenDirs(t *testing.T) {
 		FD{Kind: FDDir, HostPath: sealed, GuestPath: "/data"},
 		FD{Kind: FDDir, HostPath: sealed, GuestPath: "/data2"},
 	)
-	if _, err := openDirs(ctx, log, bad, platform, modA); err == nil {
+	if _, err := openDirs(ctx, log, bad, platform.SealingKey, modA); err == nil {
 		t.Fatal("one sealed directory opened twice: no error")
 	}
-	dirs, err = openDirs(ctx, log, p, platform, modA)
+	dirs, err = openDirs(ctx, log, p, platform.SealingKey, modA)
 	if err != nil {
 		t.Fatalf("after a failed open: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestOpenDirs(t *testing.T) {
 
 func TestOpenDirsWithoutSealingKey(t *testing.T) {
 	p := dirPlan("", FD{Kind: FDDir, HostPath: t.TempDir(), GuestPath: "/data"})
-	_, err := openDirs(context.Background(), slog.New(slog.DiscardHandler), p, tee.NilPlatform{}, Digest(nil))
+	_, err := openDirs(context.Background(), slog.New(slog.DiscardHandler), p, tee.NilPlatform{}.SealingKey, Digest(nil))
 	if err == nil || !strings.Contains(err.Error(), "cannot seal the directory") || !strings.Contains(err.Error(), "plain = true or --plain-dir") {
 		t.Fatalf("no sealing key: %v", err)
 	}

@@ -105,7 +105,7 @@ func Run(ctx context.Context, log *slog.Logger, p *Plan, wasm []byte, stdio Stdi
 		}
 	}
 
-	dirs, err := openDirs(ctx, log, p, aopts.Platform, digest)
+	dirs, err := openDirs(ctx, log, p, sealingKeys(aopts, att), digest)
 	if err != nil {
 		return res, err
 	}

@@ -14,8 +14,9 @@ import (
 )
 
 // Log is the issuance log: one row per certificate the steward issued, with
-// the claims it certified. A certificate is handed out only after its row is
-// committed, so the log misses nothing that left the steward.
+// the claims it certified, and one per sealing key it released. A
+// certificate or key is handed out only after its row is committed, so the
+// log misses nothing that left the steward.
 type Log struct {
 	db *sql.DB
 }
@@ -50,6 +51,15 @@ CREATE TABLE IF NOT EXISTS issued (
 	certificate   BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS issued_module ON issued (module_digest);
+CREATE TABLE IF NOT EXISTS released (
+	released_at   TEXT NOT NULL,  -- RFC 3339, UTC
+	serial        TEXT NOT NULL,  -- of the keep's certificate (issued.serial)
+	platform      TEXT NOT NULL,
+	debug         INTEGER NOT NULL,
+	module_digest TEXT NOT NULL,
+	purpose       TEXT NOT NULL,
+	remote        TEXT NOT NULL
+);
 `
 
 // OpenLog opens (creating if needed) the issuance log at path.
@@ -89,6 +99,26 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 		return fmt.Errorf("steward: issuance log: record %s: %w", e.Serial, err)
 	}
 	return nil
+}
+
+// RecordRelease commits r. The key is not part of it.
+func (l *Log) RecordRelease(ctx context.Context, r Release) error {
+	_, err := l.db.ExecContext(ctx, `INSERT INTO released (released_at, serial, platform, debug, module_digest, purpose, remote)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.At.UTC().Format(time.RFC3339Nano), r.Serial, r.Platform.String(), r.Debug, hex.EncodeToString(r.Module[:]), r.Purpose, r.Remote)
+	if err != nil {
+		return fmt.Errorf("steward: issuance log: record sealing key release to %s: %w", r.Serial, err)
+	}
+	return nil
+}
+
+// Releases is the number of sealing keys released.
+func (l *Log) Releases(ctx context.Context) (int, error) {
+	var n int
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM released`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("steward: issuance log: %w", err)
+	}
+	return n, nil
 }
 
 // Count is the number of certificates issued.

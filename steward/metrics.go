@@ -13,6 +13,9 @@ type metrics struct {
 	rejected *prometheus.CounterVec   // by rule
 	issued   *prometheus.CounterVec   // by platform
 	duration *prometheus.HistogramVec // by outcome
+
+	sealingRequests *prometheus.CounterVec // by outcome
+	sealingRejected *prometheus.CounterVec // by rule
 }
 
 // Request outcomes, the values of the "outcome" label.
@@ -21,6 +24,10 @@ const (
 	outcomeBadRequest = "bad_request"
 	outcomeForbidden  = "forbidden"
 	outcomeError      = "error"
+	// Sealing key requests end as released, bad_request, forbidden, error,
+	// or unavailable (the steward has no sealing secret).
+	outcomeReleased    = "released"
+	outcomeUnavailable = "unavailable"
 )
 
 func newMetrics() *metrics {
@@ -44,10 +51,21 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"outcome"}),
 	}
-	m.registry.MustRegister(m.requests, m.rejected, m.issued, m.duration,
+	m.sealingRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "donjon_steward_sealing_key_requests_total",
+		Help: "Sealing key requests by outcome: released, bad_request (400/413), forbidden (403), unavailable (501: no sealing secret), error (5xx).",
+	}, []string{"outcome"})
+	m.sealingRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "donjon_steward_sealing_key_rejections_total",
+		Help: "Refused sealing key requests by the rule they failed.",
+	}, []string{"rule"})
+	m.registry.MustRegister(m.requests, m.rejected, m.issued, m.duration, m.sealingRequests, m.sealingRejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{outcomeIssued, outcomeBadRequest, outcomeForbidden, outcomeError} {
 		m.requests.WithLabelValues(o)
+	}
+	for _, o := range []string{outcomeReleased, outcomeBadRequest, outcomeForbidden, outcomeUnavailable, outcomeError} {
+		m.sealingRequests.WithLabelValues(o)
 	}
 	return m
 }

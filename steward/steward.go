@@ -6,6 +6,10 @@
 // and a DER CSR; 200 with a DER PkiPath (SEQUENCE OF Certificate, CA first,
 // keep last), 400 with a one-line reason for malformed input, 403 with the
 // rule that failed when the evidence does not satisfy the policy.
+//
+// Keeps it certified can also ask for sealing keys (POST /v1/sealing-key,
+// see ReleaseSealingKey), which the steward derives from its sealing secret
+// and the workload its certificate names.
 package steward
 
 import (
@@ -68,6 +72,10 @@ type Config struct {
 	Now func() time.Time
 	// MaxRequest bounds request bodies; 0 means DefaultMaxRequest.
 	MaxRequest int64
+	// SealingSecret, SealingSecretSize bytes, is what every sealing key
+	// the steward releases derives from (LoadOrCreateSealingSecret); nil
+	// means the steward releases none and POST /v1/sealing-key answers 501.
+	SealingSecret []byte
 }
 
 // Steward verifies certificate requests and issues certificates.
@@ -96,12 +104,21 @@ func New(cfg Config) (*Steward, error) {
 	if cfg.MaxRequest <= 0 {
 		cfg.MaxRequest = DefaultMaxRequest
 	}
+	if cfg.SealingSecret != nil {
+		if len(cfg.SealingSecret) != SealingSecretSize {
+			return nil, fmt.Errorf("steward: the sealing secret is %d bytes, want %d", len(cfg.SealingSecret), SealingSecretSize)
+		}
+		cfg.SealingSecret = slices.Clone(cfg.SealingSecret)
+		warnUnpinned(cfg.Logger, cfg.Policy)
+	}
 	return &Steward{cfg: cfg, metrics: newMetrics()}, nil
 }
 
 // Rejection is a request the steward refused: Status is the HTTP status
-// (400 or 403), Rule names what failed (a policy rule, or "request",
-// "evidence", "binding", "insecure", "debug", "unsupported").
+// (400, 403, 413; 501 for sealing keys from a steward without a sealing
+// secret), Rule names what failed (a policy rule, or "request", "evidence",
+// "binding", "insecure", "debug", "unsupported", or one of the RuleSealing
+// names).
 type Rejection struct {
 	Status int
 	Rule   string
@@ -262,6 +279,19 @@ func (s *Steward) Issue(ctx context.Context, csrDER []byte, remote string) ([]by
 		return nil, nil, fmt.Errorf("steward: encode PkiPath: %w", err)
 	}
 	return path, entry, nil
+}
+
+// warnUnpinned says when the policy lets any launch image of a hardware
+// platform have sealing keys: the module digest is stated by the runtime
+// inside the TEE, so only a pinned launch measurement says which runtime
+// states it.
+func warnUnpinned(log *slog.Logger, p *policy.Policy) {
+	if slices.Contains(p.Platforms, attest.PlatformTDX) && len(p.TDX.MRTDs) == 0 {
+		log.Warn("the policy accepts any TDX MRTD: a TD launched from any image that states an allowed module can have that module's sealing keys; list [tdx] mrtd")
+	}
+	if slices.Contains(p.Platforms, attest.PlatformSNP) && len(p.SNP.Measurements) == 0 {
+		log.Warn("the policy accepts any SNP launch measurement: a guest launched from any image that states an allowed module can have that module's sealing keys; list [snp] measurements")
+	}
 }
 
 func subjectName(c *attest.Claims) string {

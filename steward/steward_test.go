@@ -38,7 +38,7 @@ var (
 )
 
 // testPolicy is a policy file as an operator writes it.
-func testPolicy(t *testing.T, lines ...string) *policy.Policy {
+func testPolicy(t testing.TB, lines ...string) *policy.Policy {
 	t.Helper()
 	p, err := policy.Parse([]byte(strings.Join(lines, "\n")+"\n"), "test.toml")
 	if err != nil {

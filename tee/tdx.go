@@ -111,5 +111,5 @@ func checkTDXQuote(quote []byte, reportData [ReportDataSize]byte) error {
 // a TD gets its sealing key from the steward, which releases it only to a
 // keep whose quote it verified.
 func (*TDXPlatform) SealingKey(ctx context.Context, purpose string) ([]byte, error) {
-	return nil, fmt.Errorf("%w: tdx: TDX hardware derives no sealing keys; a TD's key is released by the steward to an attested keep, which donjon does not do yet", ErrNoSealingKey)
+	return nil, fmt.Errorf("%w: tdx: TDX hardware derives no sealing keys: configure a steward (steward = URL), which releases keys to the keeps it certified", ErrNoSealingKey)
 }

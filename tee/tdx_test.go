@@ -331,7 +331,7 @@ func TestTDXEvidenceCanceled(t *testing.T) {
 
 func TestTDXSealingKeyIsTheStewardsJob(t *testing.T) {
 	key, err := NewTDX(newFakeTDX(t, false).Client).SealingKey(context.Background(), "files")
-	if key != nil || !errors.Is(err, ErrNoSealingKey) || !strings.Contains(err.Error(), "released by the steward to an attested keep") {
+	if key != nil || !errors.Is(err, ErrNoSealingKey) || !strings.Contains(err.Error(), "configure a steward") {
 		t.Fatalf("SealingKey: %x, %v; want ErrNoSealingKey naming the steward", key, err)
 	}
 }

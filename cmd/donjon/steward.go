@@ -53,10 +53,18 @@ the steward verifies the evidence, appraises it against the policy and answers
 with a short-lived certificate carrying the verified claims (a DER PkiPath, CA
 first), or 400/403 with the rule that failed.
 
-The CA certificate and key, and the issuance log (SQLite), live in the state
-directory; the CA is generated on first start (key mode 0600) unless
---ca-cert and --ca-key name one. Relying parties trust STATE/ca.pem.
-GET /metrics serves Prometheus metrics, GET /healthz a liveness probe.
+Keeps it certified may ask for sealing keys: POST /v1/sealing-key (JSON)
+with their certificate and a signature by its key; the steward answers with
+a key derived from its sealing secret, the platform and the module digest,
+wrapped for the keep (docs/steward.md, "Sealing keys").
+
+The CA certificate and key, the sealing secret and the issuance log
+(SQLite) live in the state directory; the CA and the secret are generated on
+first start (mode 0600) unless --ca-cert and --ca-key name a CA. Back up
+STATE/ca.key and STATE/sealing.key together: losing sealing.key loses every
+directory sealed with a key from this steward. Relying parties trust
+STATE/ca.pem. GET /metrics serves Prometheus metrics, GET /healthz a
+liveness probe.
 SIGINT or SIGTERM stops accepting and lets requests in flight finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,7 +77,7 @@ SIGINT or SIGTERM stops accepting and lets requests in flight finish.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8440", "address to listen on, host:port")
 	fl.StringVar(&f.policy, "policy", "", "appraisal policy file (TOML, see docs/policy.md); required")
-	fl.StringVar(&f.stateDir, "state-dir", "", "directory for the CA and the issuance log (default: the user state directory)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "directory for the CA, the sealing secret and the issuance log (default: the user state directory)")
 	fl.StringVar(&f.caCert, "ca-cert", "", "CA certificate (PEM) to issue with, instead of the state directory's")
 	fl.StringVar(&f.caKey, "ca-key", "", "CA private key (PEM, mode 0600) for --ca-cert")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
@@ -126,11 +134,16 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 		return fail("state directory: %v", err)
 	}
 	var ca *steward.CA
+	// Whether this state directory was in use before: a new sealing secret
+	// beside an old CA means the old secret was lost. (With --ca-cert only
+	// the log of releases tells.)
+	caExisted := false
 	if f.caCert != "" {
 		ca, err = steward.LoadCA(f.caCert, f.caKey)
 	} else {
 		var created bool
 		ca, created, err = steward.LoadOrCreateCA(stateDir, "donjon steward CA", time.Now())
+		caExisted = !created
 		if created {
 			log.Info("generated a new CA", "certificate", filepath.Join(stateDir, steward.CACertFile), "key", filepath.Join(stateDir, steward.CAKeyFile))
 		}
@@ -143,6 +156,29 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 		return fail("%v", err)
 	}
 	defer issued.Close()
+	released, err := issued.Releases(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	secretFile := filepath.Join(stateDir, steward.SealingSecretFile)
+	secret, created, err := steward.LoadOrCreateSealingSecret(stateDir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	switch {
+	case created && released > 0:
+		// The log outlived the secret: the keys it records can no longer
+		// be derived, and the directories sealed with them cannot be
+		// opened until the old file is restored.
+		log.Warn("the sealing secret was missing and a new one was generated: the sealing keys released before cannot be derived again; stop the steward and restore the file from backup",
+			"file", secretFile, "earlier_releases", released)
+	case created && caExisted:
+		// An upgraded steward, or a lost secret with a lost log.
+		log.Warn("the state directory had a CA but no sealing secret, so a new one was generated; the issuance log records no sealing key released before, but if this steward released some, stop it and restore the file from backup",
+			"file", secretFile)
+	case created:
+		log.Info("generated a sealing secret; back it up with the CA key: losing it loses every directory sealed with a key from this steward", "file", secretFile)
+	}
 	vceks := &kds.Fetcher{BaseURL: f.kdsURL, CacheDir: f.kdsCache, Logger: log}
 	if vceks.CacheDir == "" {
 		vceks.CacheDir = filepath.Join(stateDir, "kds")
@@ -151,7 +187,8 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 		vceks.BaseURL = ""
 		vceks.Client = &http.Client{Transport: offlineTransport{}}
 	}
-	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest, VCEK: vceks, CRLs: vceks})
+	s, err := steward.New(steward.Config{CA: ca, Policy: pol, Log: issued, Logger: log, MaxRequest: f.maxRequest, VCEK: vceks, CRLs: vceks, SealingSecret: secret})
+	clear(secret)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -175,7 +212,7 @@ func (a *app) serveSteward(ctx context.Context, f *stewardFlags) error {
 	// One line on stdout that scripts (and make demo) can wait for.
 	fmt.Fprintf(a.stdout, "donjon steward: serving %s://%s\n", scheme, ln.Addr())
 	log.Info("steward ready", "url", scheme+"://"+ln.Addr().String(), "ca", filepath.Join(stateDir, steward.CACertFile),
-		"ca_sha256", ca.Fingerprint(), "policy", f.policy, "log", filepath.Join(stateDir, steward.LogFile))
+		"ca_sha256", ca.Fingerprint(), "policy", f.policy, "log", filepath.Join(stateDir, steward.LogFile), "sealing_secret", secretFile)
 	for _, line := range pol.Summary() {
 		log.Info("policy", "rule", line)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"donjon.dev/identity"
 	"donjon.dev/internal/testguest"
 	"donjon.dev/steward"
+	"donjon.dev/steward/stewardclient"
+	"donjon.dev/tee"
 )
 
 // runningSteward is `donjon steward serve` started by a test.
@@ -26,7 +30,13 @@ type runningSteward struct {
 
 func serveSteward(t *testing.T, policyText string) *runningSteward {
 	t.Helper()
-	state := t.TempDir()
+	return serveStewardIn(t, policyText, t.TempDir())
+}
+
+// serveStewardIn starts a steward on the state directory given, so that a
+// test can restart it.
+func serveStewardIn(t *testing.T, policyText, state string) *runningSteward {
+	t.Helper()
 	pol := writeTemp(t, "policy.toml", []byte(policyText))
 	cmd := exec.Command(donjonBin, "steward", "serve", "--policy", pol, "--state-dir", state, "--listen", "127.0.0.1:0", "--kds-url", "none")
 	cmd.Env = []string{"HOME=" + t.TempDir()}
@@ -104,6 +114,73 @@ func TestStewardServeCertifiesKeeps(t *testing.T) {
 	}
 	if !strings.Contains(dev.stderr.String(), "certificate issued") || !strings.Contains(strict.stderr.String(), "rule=insecure") {
 		t.Errorf("steward logs lack the decisions:\n%s\n%s", dev.stderr.String(), strict.stderr.String())
+	}
+}
+
+// The steward keeps its sealing secret in the state directory: a restart
+// releases the same keys; a lost secret is replaced, loudly.
+func TestStewardServeSealingKeys(t *testing.T) {
+	ctx := context.Background()
+	state := t.TempDir()
+	policyText := "platforms = [\"nil\"]\n[workload]\nany_module = true\n"
+	id, err := identity.New(ctx, tee.NilPlatform{}, sha256.Sum256([]byte("module")), sha256.Sum256([]byte("config")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := id.CSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := func(s *runningSteward) {
+		t.Helper()
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.cmd.Wait(); err != nil {
+			t.Fatalf("steward after SIGTERM: %v\n%s", err, s.stderr.String())
+		}
+	}
+
+	first := serveStewardIn(t, policyText, state)
+	chain, err := stewardclient.Request(ctx, nil, first.url, csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := stewardclient.SealingKey(ctx, nil, first.url, chain[0], chain[1], id.Signer(), "/data")
+	if err != nil || len(key) != 32 {
+		t.Fatalf("sealing key: %x, %v", key, err)
+	}
+	stop(first)
+	secretFile := filepath.Join(state, steward.SealingSecretFile)
+	info, err := os.Stat(secretFile)
+	if err != nil || info.Mode().Perm() != 0o600 || info.Size() != 32 {
+		t.Fatalf("sealing secret: %v, mode %v, %d bytes", err, info.Mode(), info.Size())
+	}
+	if logs := first.stderr.String(); !strings.Contains(logs, "generated a sealing secret") || !strings.Contains(logs, "sealing key released") || strings.Contains(logs, "level=WARN") {
+		t.Errorf("first start's log:\n%s", logs)
+	}
+
+	again := serveStewardIn(t, policyText, state)
+	got, err := stewardclient.SealingKey(ctx, nil, again.url, chain[0], chain[1], id.Signer(), "/data")
+	if err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("after a restart: %x, %v; want the same key", got, err)
+	}
+	stop(again)
+	if logs := again.stderr.String(); strings.Contains(logs, "generated a sealing secret") || strings.Contains(logs, "level=WARN") {
+		t.Errorf("restart's log:\n%s", logs)
+	}
+
+	if err := os.Remove(secretFile); err != nil {
+		t.Fatal(err)
+	}
+	lost := serveStewardIn(t, policyText, state)
+	got, err = stewardclient.SealingKey(ctx, nil, lost.url, chain[0], chain[1], id.Signer(), "/data")
+	if err != nil || bytes.Equal(got, key) {
+		t.Fatalf("with a new secret: %x, %v; want another key", got, err)
+	}
+	stop(lost)
+	if logs := lost.stderr.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "earlier_releases=2") {
+		t.Errorf("a lost sealing secret is not warned about:\n%s", logs)
 	}
 }
 

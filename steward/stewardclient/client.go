@@ -1,6 +1,7 @@
 // Package stewardclient is the keep's side of the steward protocol: it sends
 // a certificate request carrying the keep's evidence and checks the chain it
-// gets back before the keep uses it.
+// gets back before the keep uses it, and asks for sealing keys with the
+// certificate it got.
 package stewardclient
 
 import (
