@@ -46,37 +46,15 @@ func Request(ctx context.Context, client *http.Client, stewardURL string, csrDER
 	if err != nil {
 		return nil, fmt.Errorf("certificate request: %w", err)
 	}
-	if client == nil {
-		client = &http.Client{}
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(csrDER))
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
-	}
-	req.Header.Set("Content-Type", contentTypeCSR)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: reading the answer: %w", u.Redacted(), err)
-	}
-	if len(body) > maxResponse {
-		return nil, fmt.Errorf("steward %s: answer larger than %d bytes", u.Redacted(), maxResponse)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusBadRequest, http.StatusForbidden:
-		return nil, fmt.Errorf("%w (%d): %s", ErrRefused, resp.StatusCode, reason(body))
-	default:
-		return nil, fmt.Errorf("steward %s answered %s: %s", u.Redacted(), resp.Status, reason(body))
+	body, err := post(ctx, client, u, contentTypeCSR, csrDER, maxResponse)
+	var status *statusError
+	switch {
+	case errors.As(err, &status) && (status.code == http.StatusBadRequest || status.code == http.StatusForbidden):
+		return nil, fmt.Errorf("%w (%d): %s", ErrRefused, status.code, status.reason)
+	case errors.As(err, &status):
+		return nil, fmt.Errorf("steward %s answered %s", u.Redacted(), status)
+	case err != nil:
+		return nil, err
 	}
 	chain, err := ParsePkiPath(body)
 	if err != nil {
@@ -92,6 +70,50 @@ func Request(ctx context.Context, client *http.Client, stewardURL string, csrDER
 		}
 	}
 	return chain, nil
+}
+
+// statusError is a steward's answer other than 200 OK.
+type statusError struct {
+	code   int
+	status string
+	reason string // the steward's one-line reason
+}
+
+func (e *statusError) Error() string { return e.status + ": " + e.reason }
+
+// post sends body to the steward at u and returns its 200 answer, read up
+// to limit bytes; any other answer is a *statusError. Without a deadline
+// on ctx it applies DefaultTimeout.
+func post(ctx context.Context, client *http.Client, u *url.URL, contentType string, body []byte, limit int) ([]byte, error) {
+	if client == nil {
+		client = &http.Client{}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("steward %s: reading the answer: %w", u.Redacted(), err)
+	}
+	if len(answer) > limit {
+		return nil, fmt.Errorf("steward %s: answer larger than %d bytes", u.Redacted(), limit)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &statusError{code: resp.StatusCode, status: resp.Status, reason: reason(answer)}
+	}
+	return answer, nil
 }
 
 // ParsePkiPath decodes a DER PkiPath (SEQUENCE OF Certificate), as the

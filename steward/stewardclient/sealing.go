@@ -84,40 +84,17 @@ func SealingKey(ctx context.Context, client *http.Client, stewardURL string, ca,
 		return nil, fmt.Errorf("sealing key: %w", err)
 	}
 
-	endpoint := u.JoinPath(sealwire.Path)
-	if client == nil {
-		client = &http.Client{}
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
-	}
-	req.Header.Set("Content-Type", sealwire.ContentType)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: %w", u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxSealingResponse+1))
-	if err != nil {
-		return nil, fmt.Errorf("steward %s: reading the answer: %w", u.Redacted(), err)
-	}
-	if len(answer) > maxSealingResponse {
-		return nil, fmt.Errorf("steward %s: sealing key answer larger than %d bytes", u.Redacted(), maxSealingResponse)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge:
-		return nil, fmt.Errorf("%w a sealing key (%d): %s", ErrRefused, resp.StatusCode, reason(answer))
-	case http.StatusNotImplemented, http.StatusNotFound:
-		return nil, fmt.Errorf("%w (steward %s answered %d: %s); use a steward that has a sealing secret", ErrNoSealingKeys, u.Redacted(), resp.StatusCode, reason(answer))
-	default:
-		return nil, fmt.Errorf("steward %s answered %s: %s", u.Redacted(), resp.Status, reason(answer))
+	answer, err := post(ctx, client, u.JoinPath(sealwire.Path), sealwire.ContentType, body, maxSealingResponse)
+	var status *statusError
+	switch {
+	case errors.As(err, &status) && (status.code == http.StatusBadRequest || status.code == http.StatusForbidden || status.code == http.StatusRequestEntityTooLarge):
+		return nil, fmt.Errorf("%w a sealing key (%d): %s", ErrRefused, status.code, status.reason)
+	case errors.As(err, &status) && (status.code == http.StatusNotImplemented || status.code == http.StatusNotFound):
+		return nil, fmt.Errorf("%w (steward %s answered %s); use a steward that has a sealing secret", ErrNoSealingKeys, u.Redacted(), status)
+	case errors.As(err, &status):
+		return nil, fmt.Errorf("steward %s answered %s", u.Redacted(), status)
+	case err != nil:
+		return nil, fmt.Errorf("sealing key: %w", err)
 	}
 	var sr sealingResponse
 	dec := json.NewDecoder(bytes.NewReader(answer))
