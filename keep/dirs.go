@@ -25,22 +25,39 @@ func SealingPurpose(module [32]byte, guestPath string) string {
 // keySource gives the sealing key for a purpose.
 type keySource func(ctx context.Context, purpose string) ([]byte, error)
 
-// sealingKeys gets keys from the backend or, when the hardware derives
+// sealingKeys gets keys from the backend or, where the hardware derives
 // none (TDX), from the steward that certified the keep: it releases a key
 // bound to the workload in the keep's certificate, wrapped for this keep
-// alone.
+// alone. A platform uses one source or the other, never both: each would
+// seal with another key.
 func sealingKeys(opts AttestOptions, att *Attestation) keySource {
+	if !stewardKeys(opts.Platform) {
+		return opts.Platform.SealingKey
+	}
 	return func(ctx context.Context, purpose string) ([]byte, error) {
-		key, err := opts.Platform.SealingKey(ctx, purpose)
-		if !errors.Is(err, tee.ErrNoSealingKey) || !att.Certified {
-			return key, err
+		if !att.Certified {
+			return nil, fmt.Errorf("%w: %s keeps get their sealing keys from the steward that certified them: configure a steward (steward = URL)", tee.ErrNoSealingKey, opts.Platform.Name())
 		}
-		key, serr := stewardclient.SealingKey(ctx, opts.HTTPClient, opts.Steward, att.StewardCA(), att.Chain[0], att.Identity.Signer(), purpose)
-		if serr != nil {
-			return nil, fmt.Errorf("%w, and the steward released none: %w", err, serr)
+		key, err := stewardclient.SealingKey(ctx, opts.HTTPClient, opts.Steward, att.StewardCA(), att.Chain[0], att.Identity.Signer(), purpose)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the steward released none: %w", tee.ErrNoSealingKey, err)
 		}
 		return key, nil
 	}
+}
+
+// stewardKeys tells whether the steward gives platform its sealing keys:
+// TDX derives none in hardware, and a nil platform without a development
+// key file has no other source.
+func stewardKeys(platform tee.Platform) bool {
+	switch platform.Name() {
+	case tee.TDX:
+		return true
+	case tee.Nil:
+		np, ok := platform.(tee.NilPlatform)
+		return ok && np.DevKeyFile == ""
+	}
+	return false
 }
 
 // openDirs opens the plan's directories, keyed by fd: plain ones as host

@@ -123,3 +123,20 @@ func TestSealingKeysWithoutRelease(t *testing.T) {
 		t.Fatalf("steward without a secret: %v", err)
 	}
 }
+
+// TestStewardKeys: each platform has one source of sealing keys.
+func TestStewardKeys(t *testing.T) {
+	for _, tc := range []struct {
+		platform tee.Platform
+		want     bool
+	}{
+		{tee.NewTDX(nil), true},
+		{tee.NilPlatform{}, true},
+		{tee.NilPlatform{DevKeyFile: "/k"}, false},
+		{tee.NewSNP(nil), false},
+	} {
+		if got := stewardKeys(tc.platform); got != tc.want {
+			t.Errorf("%s %+v: steward keys %v, want %v", tc.platform.Name(), tc.platform, got, tc.want)
+		}
+	}
+}
