@@ -98,6 +98,9 @@ func openDirs(ctx context.Context, log *slog.Logger, p *Plan, keys keySource, mo
 			return nil, fmt.Errorf("fd %d (%s): wrong key for the sealed directory %s: it was sealed by another module, for another guest path or with another %s, or its header was altered; run the workload that sealed it, or give it an empty directory",
 				i, fd.GuestPath, fd.HostPath, platformKey(p))
 		}
+		if errors.Is(err, sealfs.ErrNotSealed) {
+			return nil, fmt.Errorf("fd %d (%s): %w; to use its files as they are, unencrypted, say plain = true or --plain-dir", i, fd.GuestPath, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fd %d (%s): %w", i, fd.GuestPath, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"donjon.dev/sealfs"
 	"donjon.dev/tee"
 	"donjon.dev/wasi/vfs"
 )
@@ -155,5 +157,26 @@ func TestSealingPurpose(t *testing.T) {
 		if other == a {
 			t.Errorf("two workloads or paths share purpose %q", a)
 		}
+	}
+}
+
+// TestOpenDirsRefusesPlainFiles: a host directory that already holds files
+// is never taken over as a sealed one; the error says how to keep using
+// them, and they are left as they were.
+func TestOpenDirsRefusesPlainFiles(t *testing.T) {
+	host := t.TempDir()
+	existing := filepath.Join(host, "existing.txt")
+	os.WriteFile(existing, []byte("mine"), 0o600)
+	key := devKeyFile(t)
+	p := dirPlan(key, FD{Kind: FDDir, HostPath: host, GuestPath: "/data"})
+	_, err := openDirs(context.Background(), quiet, p, tee.NilPlatform{DevKeyFile: key}.SealingKey, Digest(nil))
+	if !errors.Is(err, sealfs.ErrNotSealed) || !strings.Contains(err.Error(), "plain = true or --plain-dir") {
+		t.Fatalf("a plain directory with files: %v", err)
+	}
+	if ents, _ := os.ReadDir(host); len(ents) != 1 {
+		t.Errorf("the directory was changed: %v", ents)
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "mine" {
+		t.Errorf("the file was changed: %q", b)
 	}
 }

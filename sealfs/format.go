@@ -68,6 +68,10 @@ const (
 // directory.
 var ErrWrongKey = errors.New("wrong key: the directory was sealed by another workload or platform, or its header was altered; run the workload that sealed it, or give it an empty directory")
 
+// ErrNotSealed is what Open returns for a directory that holds files but
+// is not a sealed directory: Open never takes over existing files.
+var ErrNotSealed = errors.New("it holds files but no sealed directory header (" + rootFile + "); give an empty directory, or the one the workload sealed")
+
 var (
 	errNameTooLong = syscall.ENAMETOOLONG
 	errInvalidName = syscall.EINVAL

@@ -190,7 +190,7 @@ func initVolume(rootFd int, key []byte) error {
 	}
 	for _, e := range ents {
 		if e.name != tmpDir && e.name != journalFile {
-			return errors.New("it holds files but no sealed directory header (" + rootFile + "); give an empty directory, or the one the workload sealed")
+			return ErrNotSealed
 		}
 	}
 	if err := unix.Mkdirat(rootFd, tmpDir, 0o700); err != nil && err != unix.EEXIST {

@@ -29,7 +29,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Open of a file succeeded")
 	}
 	// A directory with files but no header is not taken over.
-	if _, err := Open(dir, testKey(1), Options{}); err == nil || !strings.Contains(err.Error(), "no sealed directory header") {
+	if _, err := Open(dir, testKey(1), Options{}); !errors.Is(err, ErrNotSealed) {
 		t.Errorf("Open of a plain directory: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, rootFile)); !errors.Is(err, os.ErrNotExist) {
