@@ -3,8 +3,12 @@
 package sealfs
 
 import (
+	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"donjon.dev/wasi/hostfs"
 	"donjon.dev/wasi/vfs"
@@ -80,5 +84,88 @@ func BenchmarkIO(b *testing.B) {
 		}
 		f.Close()
 		d.Close()
+	}
+}
+
+// BenchmarkColdRandomIO is BenchmarkIO's random 4 KiB reads and writes in
+// a 128 MiB file whose host pages were dropped from the page cache first
+// (fsync, then POSIX_FADV_DONTNEED), as for a store larger than memory.
+func BenchmarkColdRandomIO(b *testing.B) {
+	const fileSize = 128 << 20
+	const op = 4096
+	for _, kind := range []string{"plain", "sealed"} {
+		for _, write := range []bool{false, true} {
+			name := kind + "/randread"
+			if write {
+				name = kind + "/randwrite"
+			}
+			b.Run(name, func(b *testing.B) {
+				host := b.TempDir()
+				var d vfs.Dir
+				var err error
+				if kind == "plain" {
+					d, err = hostfs.Open(host)
+				} else {
+					d, err = Open(host, testKey(1), Options{})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer d.Close()
+				n, err := d.Open("f", vfs.OpenRead|vfs.OpenWrite|vfs.OpenCreate)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f := n.(vfs.File)
+				defer f.Close()
+				chunk := pattern(1, 0, 1<<20)
+				for off := int64(0); off < fileSize; off += int64(len(chunk)) {
+					if _, err := f.Pwritev([][]byte{chunk}, off); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				dropPageCache(b, host)
+				buf := make([]byte, op)
+				rng := rand.New(rand.NewPCG(2, 2))
+				b.SetBytes(op)
+				b.ResetTimer()
+				for b.Loop() {
+					off := int64(rng.IntN(fileSize/op)) * op
+					if write {
+						_, err = f.Pwritev([][]byte{buf}, off)
+					} else {
+						_, err = f.Preadv([][]byte{buf}, off)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// dropPageCache evicts the clean pages of every file under dir.
+func dropPageCache(b *testing.B, dir string) {
+	b.Helper()
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		fd, err := unix.Open(p, unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Fdatasync(fd); err != nil {
+			return err
+		}
+		return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }
