@@ -34,9 +34,10 @@ type openFile struct {
 	host     string // host name
 	unlinked bool   // removed or replaced: no longer journaled
 
-	aead  cipher.AEAD // created on first use
-	ad    [idSize + 8]byte
-	cache blockCache
+	aead    cipher.AEAD // created on first use
+	ad      [idSize + 8]byte
+	cache   blockCache
+	entries entryCache
 }
 
 func (f *openFile) binding() binding { return binding{&f.parentID, f.name} }
@@ -196,11 +197,11 @@ func (f *openFile) loadBlock(b int64, dst []byte) error {
 		return nil
 	}
 	rec := f.v.one
-	n, err := preadFull(f.fd, rec, hdrSize+b*recSize)
+	n, err := f.v.bio.readRecords(f.fd, rec, b, 1, &f.entries, blocks(f.hdr.size))
 	if err != nil {
 		return err
 	}
-	if n < recSize {
+	if n < 1 {
 		return f.v.corrupt(f.path(), fmt.Sprintf("block %d is cut short", b))
 	}
 	return f.openBlock(b, rec, dst)
@@ -226,12 +227,12 @@ func (f *openFile) readAt(dst *iovCursor, n, off int64) (int64, error) {
 			k++
 		}
 		buf := v.rec[:k*recSize]
-		got, err := preadFull(f.fd, buf, hdrSize+b*recSize)
+		got, err := v.bio.readRecords(f.fd, buf, b, int(k), &f.entries, blocks(f.hdr.size))
 		if err != nil {
 			return done, err
 		}
-		if got < len(buf) {
-			return done, v.corrupt(f.path(), fmt.Sprintf("block %d is cut short", b+int64(got)/recSize))
+		if got < int(k) {
+			return done, v.corrupt(f.path(), fmt.Sprintf("block %d is cut short", b+int64(got)))
 		}
 		p := v.plain[:BlockSize]
 		for j := range k {
@@ -391,7 +392,7 @@ func (f *openFile) commit(path string, first int64, n int, h *header, sync bool)
 		return err
 	}
 	if n > 0 {
-		if err := pwriteFull(f.fd, blocks, hdrSize+first*recSize); err != nil {
+		if err := v.bio.writeRecords(f.fd, blocks, first, n, &f.entries); err != nil {
 			return fail(err)
 		}
 	}
@@ -443,6 +444,7 @@ func (f *openFile) truncate(size int64, sync bool) error {
 		return err
 	}
 	f.cache.dropFrom(blocks(size))
+	f.entries.drop()
 	return nil
 }
 

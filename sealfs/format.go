@@ -33,12 +33,12 @@ const (
 	idSize    = 16
 	nonceSize = 12
 	tagSize   = 16
-	recSize   = nonceSize + BlockSize + tagSize // one block on disk
+	recSize   = nonceSize + BlockSize + tagSize // one block in memory and in the journal
 	macSize   = 32
 
 	slotLen  = 128          // a header slot's bytes; the rest of the slot is zero
 	slotSize = 512          // two slots, in separate sectors
-	hdrSize  = 2 * slotSize // blocks start here
+	hdrSize  = 2 * slotSize // a header region; blocks start at dataStart
 	sivSize  = 16           // synthetic IV of a name
 	maxHost  = 255          // NAME_MAX
 	rootLen  = 96           // the volume header
@@ -58,7 +58,7 @@ const (
 
 const (
 	rootMagic     = "dnjnSEAL"
-	formatVersion = 1
+	formatVersion = 2
 	fileMagic     = "sfF1"
 	dirMagic      = "sfD1"
 	journalMagic  = "sfJ1"
@@ -317,9 +317,6 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
-
-// hostLength is the exact length of the host file of a file of size bytes.
-func hostLength(size int64) int64 { return hdrSize + blocks(size)*recSize }
 
 // blocks is how many blocks hold size bytes.
 func blocks(size int64) int64 { return (size + BlockSize - 1) / BlockSize }

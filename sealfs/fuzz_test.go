@@ -118,7 +118,11 @@ func FuzzOnDisk(f *testing.F) {
 		if errC == nil && !bytes.Equal(c, contentC) {
 			t.Fatalf("d/c read %q", c)
 		}
-		// Every byte of these is authenticated: a change is an error.
+		// Every byte of these that holds anything is authenticated: a
+		// change is an error.
+		if target == fuzzFileC {
+			changed = changesAuthenticated(orig, mutated, int64(len(contentC)))
+		}
 		if changed && (target == fuzzFileC || target == fuzzDirMeta || target == fuzzRoot) && errC == nil {
 			t.Fatalf("target %d changed, yet d/c reads", target)
 		}
@@ -158,4 +162,19 @@ func mutate(b []byte, mode uint8, off uint32, data []byte) []byte {
 		}
 		return out
 	}
+}
+
+// changesAuthenticated tells whether mutated differs from orig, the host
+// file of a file of size bytes, in its length or in a byte that holds
+// anything (see authenticated).
+func changesAuthenticated(orig, mutated []byte, size int64) bool {
+	if len(orig) != len(mutated) {
+		return true
+	}
+	for i := range orig {
+		if orig[i] != mutated[i] && authenticated(int64(i), size) {
+			return true
+		}
+	}
+	return false
 }

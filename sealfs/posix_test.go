@@ -158,14 +158,21 @@ func tell(f vfs.File) int64 {
 
 // TestFileIOLikeHostfs runs the same random sequence of file operations on
 // a host file and a sealed one, through two descriptors each, and compares
-// every result and the contents as it goes.
+// every result and the contents as it goes: near the start of the file,
+// and across the boundaries of the groups of blocks whose nonces and tags
+// share a page on the host.
 func TestFileIOLikeHostfs(t *testing.T) {
+	t.Run("start", func(t *testing.T) { fileIOLikeHostfs(t, 0, 3000) })
+	t.Run("across groups", func(t *testing.T) { fileIOLikeHostfs(t, (2*groupBlocks-2)*BlockSize, 1000) })
+}
+
+func fileIOLikeHostfs(t *testing.T, base int64, steps int) {
 	hd, err := hostfs.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hd.Close()
-	sd, _ := openTemp(t)
+	sd, host := openTemp(t)
 	const flags = vfs.OpenRead | vfs.OpenWrite | vfs.OpenCreate
 	var hf, sf [2]vfs.File
 	for i := range 2 {
@@ -176,9 +183,10 @@ func TestFileIOLikeHostfs(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	const maxOff = 5 * BlockSize
-	for step := range 3000 {
+	for step := range steps {
 		i := rng.IntN(2)
-		off := int64(rng.IntN(maxOff))
+		rel := int64(rng.IntN(maxOff))
+		off := base + rel
 		n := rng.IntN(3 * BlockSize)
 		if rng.IntN(4) == 0 {
 			n = rng.IntN(20)
@@ -218,12 +226,12 @@ func TestFileIOLikeHostfs(t *testing.T) {
 				*out = fmt.Sprint(p)
 				return err
 			case 7:
-				sz := off / int64(1+step%3)
+				sz := base + rel/int64(1+step%3)
 				desc = fmt.Sprintf("Truncate(%d)", sz)
 				return f.Truncate(sz)
 			case 8:
-				desc = fmt.Sprintf("Allocate(%d, %d)", off/2, n)
-				return f.Allocate(off/2, int64(n))
+				desc = fmt.Sprintf("Allocate(%d, %d)", base+rel/2, n)
+				return f.Allocate(base+rel/2, int64(n))
 			default:
 				on := step%2 == 0
 				desc = fmt.Sprintf("SetAppend(%v)", on)
@@ -251,12 +259,25 @@ func TestFileIOLikeHostfs(t *testing.T) {
 			t.Fatalf("step %d, %s: sizes seen by the other descriptor: hostfs %d, sealfs %d (%v %v)", step, desc, hs.Size, ss.Size, err1, err2)
 		}
 	}
-	// The contents agree at the end, and after reopening.
+	// The contents agree at the end, and after reopening, when the host
+	// file is exactly as long as its size says.
 	want, err := readFile(hd, "file")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := mustRead(t, sd, "file"); !equalBytes(got, want) {
 		t.Fatalf("contents differ: %d bytes sealed, %d on the host", len(got), len(want))
+	}
+	for i := range 2 {
+		sf[i].Close()
+	}
+	sd.Close()
+	sd = reopen(t, host)
+	defer sd.Close()
+	if got := mustRead(t, sd, "file"); !equalBytes(got, want) {
+		t.Fatalf("contents differ after reopening: %d bytes sealed, %d on the host", len(got), len(want))
+	}
+	if base > 0 && int64(len(want)) < (groupBlocks+1)*BlockSize {
+		t.Errorf("the file ended at %d bytes: it never crossed a group", len(want))
 	}
 }

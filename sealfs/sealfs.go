@@ -65,6 +65,7 @@ type volume struct {
 	// Scratch, used under mu: a journal record, a chunk's plaintext, one
 	// block on disk, nonces.
 	rec, plain, one, nonces []byte
+	bio                     *blockIO
 
 	// broken is set when an update failed after its journal record was
 	// written: the file may be half updated until the record is replayed,
@@ -174,6 +175,7 @@ func openVolume(hostDir string, key []byte, log *slog.Logger) (_ *volume, err er
 	v.rec = make([]byte, maxJRec)
 	v.plain = make([]byte, maxChunk*BlockSize)
 	v.one = make([]byte, recSize)
+	v.bio = newBlockIO()
 	v.nonces = make([]byte, maxChunk*nonceSize)
 	if err := v.replay(); err != nil {
 		return nil, err
@@ -472,7 +474,7 @@ func (v *volume) applyRecord(r *record) (bool, error) {
 		}
 	}
 	if r.n > 0 {
-		if err := pwriteFull(fd, r.blocks, hdrSize+r.first*recSize); err != nil {
+		if err := newBlockIO().writeRecords(fd, r.blocks, r.first, r.n, nil); err != nil {
 			return false, err
 		}
 	}

@@ -88,19 +88,52 @@ func readDirErr(d vfs.Dir) error {
 // readOutcome reads a whole file: its bytes, or the first error.
 func readOutcome(d vfs.Dir, path string) ([]byte, error) { return readFile(d, path) }
 
-// TestTamperBitFlips flips one bit at a time in a file's header and blocks
-// and in a directory's header: every flip reads as EIO, never as data.
+// authenticated tells whether byte off of the host file of a file of size
+// bytes holds anything: a header slot, or the entry or ciphertext of one
+// of its blocks. The rest (the header page after the slots, entries past
+// the last block, the tail of an entry page) is never read.
+func authenticated(off, size int64) bool {
+	switch {
+	case off < hdrSize:
+		return true
+	case off < dataStart:
+		return false
+	}
+	n := blocks(size)
+	g, in := (off-dataStart)/groupSize, (off-dataStart)%groupSize
+	if in < pageSize {
+		j := in / entrySize
+		return j < groupBlocks && g*groupBlocks+j < n
+	}
+	return g*groupBlocks+(in-pageSize)/pageSize < n
+}
+
+// TestTamperBitFlips flips one bit at a time in a file's header, block
+// entries and ciphertexts, and in a directory's header: every flip reads
+// as EIO, never as data. Flips in bytes that hold nothing change nothing.
 func TestTamperBitFlips(t *testing.T) {
 	d, host := sealedTree(t)
 	want := mustRead(t, d, "a")
+	size := int64(len(want))
 	pa := hostPath(t, d, host, "a")
 	fi, _ := os.Stat(pa)
-	var offsets []int64
+	if fi.Size() != hostLength(size) {
+		t.Fatalf("host file of %d bytes for %d, want %d", fi.Size(), size, hostLength(size))
+	}
+	var offsets, padding []int64
 	for off := int64(0); off < fi.Size(); off++ {
-		rel := (off - hdrSize) % recSize
-		if off < hdrSize || rel < 32 || rel >= recSize-32 || off%61 == 0 {
+		rel := (off - dataStart) % pageSize
+		switch {
+		case !authenticated(off, size):
+			if off%97 == 0 {
+				padding = append(padding, off)
+			}
+		case off < dataStart || rel < groupBlocks*entrySize && (off-dataStart)%groupSize < pageSize || rel < 32 || rel >= pageSize-32 || off%61 == 0:
 			offsets = append(offsets, off)
 		}
+	}
+	if len(offsets) < hdrSize+3*entrySize || len(padding) == 0 {
+		t.Fatalf("%d offsets, %d padding offsets: the layout is not the one tested", len(offsets), len(padding))
 	}
 	for _, off := range offsets {
 		flip(t, pa, off)
@@ -110,6 +143,13 @@ func TestTamperBitFlips(t *testing.T) {
 		}
 		if _, err := d.StatAt("a", false); off < hdrSize && !isEIO(err) {
 			t.Errorf("bit flipped at %d: StatAt: %v", off, err)
+		}
+		flip(t, pa, off)
+	}
+	for _, off := range padding {
+		flip(t, pa, off)
+		if got, err := readOutcome(d, "a"); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("bit flipped at %d, which holds nothing: %d bytes, %v", off, len(got), err)
 		}
 		flip(t, pa, off)
 	}
@@ -128,40 +168,58 @@ func TestTamperBitFlips(t *testing.T) {
 }
 
 func TestTamperBlocksAndFiles(t *testing.T) {
-	copyRange := func(t *testing.T, src string, srcOff int64, dst string, dstOff int64, n int) {
-		b := make([]byte, n)
-		f, _ := os.Open(src)
-		f.ReadAt(b, srcOff)
+	// A block on the host: its entry, then its ciphertext.
+	getBlock := func(path string, i int64) []byte {
+		b := make([]byte, entrySize+pageSize)
+		f, _ := os.Open(path)
+		f.ReadAt(b[:entrySize], entryOffset(i))
+		f.ReadAt(b[entrySize:], dataOffset(i))
 		f.Close()
-		g, _ := os.OpenFile(dst, os.O_RDWR, 0)
-		g.WriteAt(b, dstOff)
-		g.Close()
+		return b
 	}
-	rec := func(i int64) int64 { return hdrSize + i*recSize }
+	putBlock := func(path string, i int64, b []byte) {
+		f, _ := os.OpenFile(path, os.O_RDWR, 0)
+		f.WriteAt(b[:entrySize], entryOffset(i))
+		f.WriteAt(b[entrySize:], dataOffset(i))
+		f.Close()
+	}
+	size := int64(2*BlockSize + 100)
+	end := hostLength(size)
 	cases := []struct {
 		name   string
 		tamper func(t *testing.T, a, b string)
 	}{
 		{"blocks swapped", func(t *testing.T, a, b string) {
-			data, _ := os.ReadFile(a)
-			r0 := bytes.Clone(data[rec(0):rec(1)])
-			copy(data[rec(0):], data[rec(1):rec(2)])
-			copy(data[rec(1):], r0)
-			os.WriteFile(a, data, 0o600)
+			b0, b1 := getBlock(a, 0), getBlock(a, 1)
+			putBlock(a, 0, b1)
+			putBlock(a, 1, b0)
 		}},
-		{"block moved to another position", func(t *testing.T, a, b string) { copyRange(t, a, rec(0), a, rec(2), recSize) }},
-		{"block of another file", func(t *testing.T, a, b string) { copyRange(t, b, rec(1), a, rec(1), recSize) }},
+		{"ciphertexts swapped, entries kept", func(t *testing.T, a, b string) {
+			b0, b1 := getBlock(a, 0), getBlock(a, 1)
+			copy(b0[:entrySize], b1[:entrySize])
+			putBlock(a, 1, b0)
+		}},
+		{"block moved to another position", func(t *testing.T, a, b string) { putBlock(a, 2, getBlock(a, 0)) }},
+		{"block of another file", func(t *testing.T, a, b string) { putBlock(a, 1, getBlock(b, 1)) }},
 		{"file content swapped", func(t *testing.T, a, b string) {
 			data, _ := os.ReadFile(b)
 			os.WriteFile(a, data, 0o600)
 		}},
-		{"header of another file", func(t *testing.T, a, b string) { copyRange(t, b, 0, a, 0, hdrSize) }},
-		{"cut by a byte", func(t *testing.T, a, b string) { os.Truncate(a, rec(3)-1) }},
-		{"cut by a block", func(t *testing.T, a, b string) { os.Truncate(a, rec(2)) }},
+		{"header of another file", func(t *testing.T, a, b string) {
+			h := make([]byte, hdrSize)
+			f, _ := os.Open(b)
+			f.ReadAt(h, 0)
+			f.Close()
+			g, _ := os.OpenFile(a, os.O_RDWR, 0)
+			g.WriteAt(h, 0)
+			g.Close()
+		}},
+		{"cut by a byte", func(t *testing.T, a, b string) { os.Truncate(a, end-1) }},
+		{"cut by a block", func(t *testing.T, a, b string) { os.Truncate(a, dataOffset(2)) }},
 		{"cut to the header", func(t *testing.T, a, b string) { os.Truncate(a, hdrSize) }},
 		{"emptied", func(t *testing.T, a, b string) { os.Truncate(a, 0) }},
-		{"extended by a byte", func(t *testing.T, a, b string) { os.Truncate(a, rec(3)+1) }},
-		{"extended by a copy of a block", func(t *testing.T, a, b string) { copyRange(t, a, rec(2), a, rec(3), recSize) }},
+		{"extended by a byte", func(t *testing.T, a, b string) { os.Truncate(a, end+1) }},
+		{"extended by a copy of a block", func(t *testing.T, a, b string) { putBlock(a, 3, getBlock(a, 2)) }},
 		{"replaced by a symbolic link", func(t *testing.T, a, b string) { os.Remove(a); os.Symlink(b, a) }},
 		{"replaced by a FIFO", func(t *testing.T, a, b string) { os.Remove(a); unix.Mkfifo(a, 0o600) }},
 		{"replaced by a directory", func(t *testing.T, a, b string) { os.Remove(a); os.Mkdir(a, 0o700) }},
