@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"donjon.dev/internal/hostsys"
 	"donjon.dev/wasi/vfs"
 )
 
@@ -20,14 +21,14 @@ type Dir struct {
 	id     [idSize]byte // the directory's random identity: names in it are bound to it
 	path   string       // host path from the volume root, kept current across renames
 	closed bool
-	rd     direntReader
+	rd     hostsys.DirentReader
 }
 
 var _ vfs.Dir = (*Dir)(nil)
 
 // newDir wraps fd, which it then owns.
 func (v *volume) newDir(fd int, id [idSize]byte, path string) *Dir {
-	d := &Dir{v: v, fd: fd, id: id, path: path}
+	d := &Dir{v: v, fd: fd, id: id, path: path, rd: hostsys.DirentReader{Size: 8 << 10}}
 	v.dirs[d] = struct{}{}
 	v.refs++
 	return d
@@ -53,7 +54,7 @@ func (d *Dir) Stat() (vfs.Filestat, error) {
 func dirStat(st *unix.Stat_t) vfs.Filestat {
 	return vfs.Filestat{
 		Dev: st.Dev, Ino: st.Ino, Type: vfs.TypeDirectory, Nlink: uint64(st.Nlink),
-		Size: uint64(max(st.Size, 0)), Atim: nanos(st.Atim), Mtim: nanos(st.Mtim), Ctim: nanos(st.Ctim),
+		Size: uint64(max(st.Size, 0)), Atim: hostsys.Nanos(st.Atim), Mtim: hostsys.Nanos(st.Mtim), Ctim: hostsys.Nanos(st.Ctim),
 	}
 }
 
@@ -64,8 +65,8 @@ func (d *Dir) SetTimes(atim, mtim vfs.Time) error {
 	if d.closed {
 		return unix.EBADF
 	}
-	ts := timespecs(atim, mtim)
-	return futimens(d.fd, &ts)
+	ts := hostsys.Timespecs(atim, mtim)
+	return hostsys.Futimens(d.fd, &ts)
 }
 
 // Sync implements vfs.Node: entries created, removed or renamed in the
@@ -429,9 +430,9 @@ func (d *Dir) SetTimesAt(path string, follow bool, atim, mtim vfs.Time) error {
 		return err
 	}
 	defer t.close()
-	ts := timespecs(atim, mtim)
+	ts := hostsys.Timespecs(atim, mtim)
 	if t.name == "." {
-		return futimens(t.dir().fd, &ts)
+		return hostsys.Futimens(t.dir().fd, &ts)
 	}
 	typ, _, err := v.entryType(t.dir(), t.host)
 	if err != nil {
@@ -443,7 +444,7 @@ func (d *Dir) SetTimesAt(path string, follow bool, atim, mtim vfs.Time) error {
 			return err
 		}
 		defer unix.Close(fr.fd)
-		return futimens(fr.fd, &ts)
+		return hostsys.Futimens(fr.fd, &ts)
 	}
 	if t.slash {
 		return unix.ENOTDIR
@@ -571,7 +572,7 @@ func (v *volume) checkEmptyDir(p *frame, name string) error {
 		return err
 	}
 	for _, e := range ents {
-		if e.name != dirMetaFile {
+		if e.Name != dirMetaFile {
 			return unix.ENOTEMPTY
 		}
 	}
@@ -914,7 +915,7 @@ func (d *Dir) ReadDir(ents []vfs.Dirent) (int, error) {
 	}
 	n := 0
 	for n < len(ents) {
-		e, ok, err := d.rd.next(d.fd)
+		e, ok, err := d.rd.Next(d.fd)
 		if err != nil {
 			if n > 0 {
 				return n, nil
@@ -927,29 +928,29 @@ func (d *Dir) ReadDir(ents []vfs.Dirent) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if strings.Contains(e.name, ".") {
+		if strings.Contains(e.Name, ".") {
 			continue // ".", "..", and the volume's own files
 		}
-		name, ok := v.names.open(&d.id, e.name)
+		name, ok := v.names.open(&d.id, e.Name)
 		typ := vfs.TypeUnknown
-		switch e.typ {
+		switch e.Type {
 		case unix.DT_REG:
 			typ = vfs.TypeRegularFile
 		case unix.DT_DIR:
 			typ = vfs.TypeDirectory
 		case unix.DT_UNKNOWN:
-			if st, err := fstatat(d.fd, e.name); err == nil {
+			if st, err := fstatat(d.fd, e.Name); err == nil {
 				typ = fileType(st.Mode)
 			}
 		}
 		if !ok || typ == vfs.TypeUnknown {
-			d.rd.unread()
+			d.rd.Unread()
 			if n > 0 {
 				return n, nil // the next call reports it
 			}
-			return 0, v.corrupt(joinPath(d.path, e.name), "directory entry")
+			return 0, v.corrupt(joinPath(d.path, e.Name), "directory entry")
 		}
-		ents[n] = vfs.Dirent{Name: name, Ino: e.ino, Type: typ}
+		ents[n] = vfs.Dirent{Name: name, Ino: e.Ino, Type: typ}
 		n++
 	}
 	return n, nil
@@ -962,7 +963,7 @@ func (d *Dir) Rewind() error {
 	if d.closed {
 		return unix.EBADF
 	}
-	d.rd.reset()
+	d.rd.Reset()
 	_, err := unix.Seek(d.fd, 0, io.SeekStart)
 	return err
 }

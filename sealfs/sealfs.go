@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"donjon.dev/internal/hostsys"
 )
 
 // Options tunes Open.
@@ -140,7 +142,7 @@ func openVolume(hostDir string, key []byte, log *slog.Logger) (_ *volume, err er
 	if err != nil {
 		return nil, fmt.Errorf("cannot open its header %s: %w", rootFile, err)
 	}
-	if err := retry(func() error { return unix.Flock(v.lockFd, unix.LOCK_EX|unix.LOCK_NB) }); err != nil {
+	if err := hostsys.Retry(func() error { return unix.Flock(v.lockFd, unix.LOCK_EX|unix.LOCK_NB) }); err != nil {
 		if err == unix.EWOULDBLOCK {
 			return nil, errors.New("it is in use by another keep or already open in this process; a sealed directory serves one keep at a time")
 		}
@@ -191,7 +193,7 @@ func initVolume(rootFd int, key []byte) error {
 		return fmt.Errorf("cannot list it: %w", err)
 	}
 	for _, e := range ents {
-		if e.name != tmpDir && e.name != journalFile {
+		if e.Name != tmpDir && e.Name != journalFile {
 			return ErrNotSealed
 		}
 	}
@@ -251,7 +253,7 @@ func (v *volume) openTmp() error {
 		return fmt.Errorf("cannot list %s: %w", tmpDir, err)
 	}
 	for _, e := range ents {
-		if err := removeAll(v.tmpFd, e.name, 8); err != nil {
+		if err := removeAll(v.tmpFd, e.Name, 8); err != nil {
 			return fmt.Errorf("cannot clean %s: %w", tmpDir, err)
 		}
 	}
@@ -281,7 +283,7 @@ func removeAll(dirfd int, name string, depth int) error {
 	ents, err := listDir(fd)
 	for _, e := range ents {
 		if err == nil {
-			err = removeAll(fd, e.name, depth-1)
+			err = removeAll(fd, e.Name, depth-1)
 		}
 	}
 	unix.Close(fd)

@@ -3,7 +3,6 @@
 package hostfs
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"donjon.dev/internal/hostsys"
 	"donjon.dev/wasi/vfs"
 )
 
@@ -27,9 +27,7 @@ type Dir struct {
 	self *os.File // the directory itself, open for reading
 	fd   int      // self's descriptor: fstat, fsync, getdents, *at calls
 
-	// getdents state
-	buf      []byte
-	pos, end int
+	dirents hostsys.DirentReader
 }
 
 var _ vfs.Dir = (*Dir)(nil)
@@ -70,13 +68,16 @@ func (d *Dir) Stat() (vfs.Filestat, error) {
 }
 
 // SetTimes implements vfs.Node.
-func (d *Dir) SetTimes(atim, mtim vfs.Time) error { return futimens(d.fd, atim, mtim) }
+func (d *Dir) SetTimes(atim, mtim vfs.Time) error {
+	ts := hostsys.Timespecs(atim, mtim)
+	return hostsys.Futimens(d.fd, &ts)
+}
 
 // Sync implements vfs.Node.
-func (d *Dir) Sync() error { return retry(func() error { return unix.Fsync(d.fd) }) }
+func (d *Dir) Sync() error { return hostsys.Retry(func() error { return unix.Fsync(d.fd) }) }
 
 // Datasync implements vfs.Node.
-func (d *Dir) Datasync() error { return retry(func() error { return unix.Fdatasync(d.fd) }) }
+func (d *Dir) Datasync() error { return hostsys.Retry(func() error { return unix.Fdatasync(d.fd) }) }
 
 // Close implements vfs.Node.
 func (d *Dir) Close() error {
@@ -127,7 +128,7 @@ func (d *Dir) openAt(t leaf, flags vfs.OpenFlags) (vfs.Node, error) {
 		return nil, unix.EISDIR // as Linux: a trailing slash names a directory
 	}
 	var fd int
-	err := retry(func() (err error) {
+	err := hostsys.Retry(func() (err error) {
 		fd, err = unix.Openat(t.dirfd, t.name, oflags, 0o666)
 		return err
 	})
@@ -191,8 +192,8 @@ func (d *Dir) SetTimesAt(path string, follow bool, atim, mtim vfs.Time) error {
 				return err
 			}
 		}
-		ts := timespecs(atim, mtim)
-		return retry(func() error {
+		ts := hostsys.Timespecs(atim, mtim)
+		return hostsys.Retry(func() error {
 			return unix.UtimesNanoAt(t.dirfd, t.name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
 		})
 	})
@@ -201,7 +202,7 @@ func (d *Dir) SetTimesAt(path string, follow bool, atim, mtim vfs.Time) error {
 // Mkdir implements vfs.Dir.
 func (d *Dir) Mkdir(path string) error {
 	return d.in(path, func(t leaf) error {
-		return retry(func() error { return unix.Mkdirat(t.dirfd, t.name, 0o777) })
+		return hostsys.Retry(func() error { return unix.Mkdirat(t.dirfd, t.name, 0o777) })
 	})
 }
 
@@ -209,7 +210,7 @@ func (d *Dir) Mkdir(path string) error {
 // slash, as on Linux.
 func (d *Dir) Rmdir(path string) error {
 	return d.in(path, func(t leaf) error {
-		return retry(func() error { return unix.Unlinkat(t.dirfd, t.name, unix.AT_REMOVEDIR) })
+		return hostsys.Retry(func() error { return unix.Unlinkat(t.dirfd, t.name, unix.AT_REMOVEDIR) })
 	})
 }
 
@@ -227,7 +228,7 @@ func (d *Dir) Unlink(path string) error {
 			}
 			return unix.ENOTDIR
 		}
-		return retry(func() error { return unix.Unlinkat(t.dirfd, t.name, 0) })
+		return hostsys.Retry(func() error { return unix.Unlinkat(t.dirfd, t.name, 0) })
 	})
 }
 
@@ -244,7 +245,7 @@ func (d *Dir) Symlink(target, path string) error {
 		if t.slash {
 			return trailingSlashCreateErr(t)
 		}
-		return retry(func() error { return unix.Symlinkat(target, t.dirfd, t.name) })
+		return hostsys.Retry(func() error { return unix.Symlinkat(target, t.dirfd, t.name) })
 	})
 }
 
@@ -262,7 +263,7 @@ func (d *Dir) Readlink(path string, buf []byte) (int, error) {
 			}
 			return unix.EINVAL
 		}
-		return retry(func() (err error) {
+		return hostsys.Retry(func() (err error) {
 			n, err = unix.Readlinkat(t.dirfd, t.name, buf)
 			return err
 		})
@@ -294,7 +295,7 @@ func (d *Dir) Link(oldPath string, newDir vfs.Dir, newPath string, follow bool) 
 			if n.slash {
 				return trailingSlashCreateErr(n)
 			}
-			return retry(func() error { return unix.Linkat(o.dirfd, o.name, n.dirfd, n.name, 0) })
+			return hostsys.Retry(func() error { return unix.Linkat(o.dirfd, o.name, n.dirfd, n.name, 0) })
 		})
 	})
 }
@@ -318,7 +319,7 @@ func (d *Dir) Rename(oldPath string, newDir vfs.Dir, newPath string) error {
 					return err
 				}
 			}
-			return retry(func() error { return unix.Renameat(o.dirfd, o.name, n.dirfd, n.name) })
+			return hostsys.Retry(func() error { return unix.Renameat(o.dirfd, o.name, n.dirfd, n.name) })
 		})
 	})
 }
@@ -328,48 +329,30 @@ func (d *Dir) Rename(oldPath string, newDir vfs.Dir, newPath string) error {
 func (d *Dir) ReadDir(ents []vfs.Dirent) (int, error) {
 	n := 0
 	for n < len(ents) {
-		if d.pos >= d.end {
-			if d.buf == nil {
-				d.buf = make([]byte, 16<<10)
-			}
-			var m int
-			err := retry(func() (err error) {
-				m, err = unix.Getdents(d.fd, d.buf)
-				return err
-			})
+		if !d.dirents.Buffered() {
+			more, err := d.dirents.Fill(d.fd)
 			if err != nil {
 				if n > 0 {
 					return n, nil
 				}
 				return 0, err
 			}
-			if m <= 0 {
+			if !more {
 				if n > 0 {
 					return n, nil
 				}
 				return 0, io.EOF
 			}
-			d.pos, d.end = 0, m
 		}
-		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-		rec := d.buf[d.pos:d.end]
-		reclen := int(binary.NativeEndian.Uint16(rec[16:]))
-		if reclen < 20 || reclen > len(rec) {
-			return n, unix.EIO
+		e, err := d.dirents.Parse()
+		if err != nil {
+			return n, err
 		}
-		d.pos += reclen
-		name := rec[19:reclen]
-		for i, c := range name {
-			if c == 0 {
-				name = name[:i]
-				break
-			}
-		}
-		if string(name) == "." || string(name) == ".." {
+		if e.Name == "." || e.Name == ".." {
 			continue
 		}
-		ent := vfs.Dirent{Name: string(name), Ino: binary.NativeEndian.Uint64(rec), Type: direntType(rec[18])}
-		if rec[18] == unix.DT_UNKNOWN {
+		ent := vfs.Dirent{Name: e.Name, Ino: e.Ino, Type: direntType(e.Type)}
+		if e.Type == unix.DT_UNKNOWN {
 			var st unix.Stat_t
 			if fstatat(d.fd, ent.Name, &st) == nil {
 				ent.Type = fileType(st.Mode)
@@ -383,7 +366,7 @@ func (d *Dir) ReadDir(ents []vfs.Dirent) (int, error) {
 
 // Rewind implements vfs.Dir.
 func (d *Dir) Rewind() error {
-	d.pos, d.end = 0, 0
+	d.dirents.Reset()
 	_, err := unix.Seek(d.fd, 0, io.SeekStart)
 	return err
 }
@@ -531,7 +514,7 @@ func rootErr(err error) error {
 }
 
 func fstatat(dirfd int, name string, st *unix.Stat_t) error {
-	return retry(func() error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) })
+	return hostsys.Retry(func() error { return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW) })
 }
 
 func isSymlink(dirfd int, name string) bool {
@@ -568,7 +551,7 @@ func trailingSlashCreateErr(t leaf) error {
 func readlinkAt(dirfd int, name string) (string, error) {
 	buf := make([]byte, unix.PathMax)
 	var n int
-	err := retry(func() (err error) {
+	err := hostsys.Retry(func() (err error) {
 		n, err = unix.Readlinkat(dirfd, name, buf)
 		return err
 	})

@@ -16,11 +16,10 @@ package hostfs
 import (
 	"fmt"
 	"os"
-	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"donjon.dev/internal/hostsys"
 	"donjon.dev/wasi/vfs"
 )
 
@@ -154,23 +153,26 @@ func (f *File) Stat() (vfs.Filestat, error) {
 }
 
 // SetTimes implements vfs.Node.
-func (f *File) SetTimes(atim, mtim vfs.Time) error { return futimens(f.fd, atim, mtim) }
+func (f *File) SetTimes(atim, mtim vfs.Time) error {
+	ts := hostsys.Timespecs(atim, mtim)
+	return hostsys.Futimens(f.fd, &ts)
+}
 
 // Sync implements vfs.Node.
-func (f *File) Sync() error { return retry(func() error { return unix.Fsync(f.fd) }) }
+func (f *File) Sync() error { return hostsys.Retry(func() error { return unix.Fsync(f.fd) }) }
 
 // Datasync implements vfs.Node.
-func (f *File) Datasync() error { return retry(func() error { return unix.Fdatasync(f.fd) }) }
+func (f *File) Datasync() error { return hostsys.Retry(func() error { return unix.Fdatasync(f.fd) }) }
 
 // Truncate implements vfs.File.
 func (f *File) Truncate(size int64) error {
-	return retry(func() error { return unix.Ftruncate(f.fd, size) })
+	return hostsys.Retry(func() error { return unix.Ftruncate(f.fd, size) })
 }
 
 // Allocate implements vfs.File: the file grows to offset+length if it is
 // shorter. File systems without fallocate report ENOTSUP.
 func (f *File) Allocate(offset, length int64) error {
-	return retry(func() error { return unix.Fallocate(f.fd, 0, offset, length) })
+	return hostsys.Retry(func() error { return unix.Fallocate(f.fd, 0, offset, length) })
 }
 
 // Advise implements vfs.File.
@@ -238,17 +240,8 @@ func count(n int, err error) (int, error) {
 	return n, nil
 }
 
-// retry runs a system call until it is not interrupted.
-func retry(call func() error) error {
-	for {
-		if err := call(); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 func fstat(fd int, st *unix.Stat_t) error {
-	return retry(func() error { return unix.Fstat(fd, st) })
+	return hostsys.Retry(func() error { return unix.Fstat(fd, st) })
 }
 
 func fileType(mode uint32) vfs.FileType {
@@ -287,45 +280,8 @@ func filestat(st *unix.Stat_t) vfs.Filestat {
 		Type:  fileType(st.Mode),
 		Nlink: uint64(st.Nlink),
 		Size:  uint64(max(st.Size, 0)),
-		Atim:  nanos(st.Atim),
-		Mtim:  nanos(st.Mtim),
-		Ctim:  nanos(st.Ctim),
+		Atim:  hostsys.Nanos(st.Atim),
+		Mtim:  hostsys.Nanos(st.Mtim),
+		Ctim:  hostsys.Nanos(st.Ctim),
 	}
-}
-
-// nanos converts a timespec to nanoseconds since the epoch; WASI timestamps
-// are unsigned, so times before 1970 read as 0.
-func nanos(ts unix.Timespec) uint64 {
-	n := ts.Nano()
-	if n < 0 {
-		return 0
-	}
-	return uint64(n)
-}
-
-func timespecs(atim, mtim vfs.Time) [2]unix.Timespec {
-	return [2]unix.Timespec{timespec(atim), timespec(mtim)}
-}
-
-func timespec(t vfs.Time) unix.Timespec {
-	switch t.Mode {
-	case vfs.TimeNow:
-		return unix.Timespec{Nsec: unix.UTIME_NOW}
-	case vfs.TimeSet:
-		return unix.Timespec{Sec: int64(t.Nanos / 1e9), Nsec: int64(t.Nanos % 1e9)}
-	}
-	return unix.Timespec{Nsec: unix.UTIME_OMIT}
-}
-
-// futimens sets the times of the file open at fd: utimensat with a NULL
-// path, which x/sys/unix does not expose.
-func futimens(fd int, atim, mtim vfs.Time) error {
-	ts := timespecs(atim, mtim)
-	return retry(func() error {
-		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
-		if e != 0 {
-			return syscall.Errno(e)
-		}
-		return nil
-	})
 }
