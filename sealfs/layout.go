@@ -164,7 +164,7 @@ func (c *entryCache) drop() {
 // readRecords reads the k records of blocks first.. from fd into recs and
 // tells how many of them the host file holds whole. cache, when not nil,
 // serves and keeps the entries of a file of nblocks blocks.
-func (io *blockIO) readRecords(fd int, recs []byte, first int64, k int, cache *entryCache, nblocks int64) (int, error) {
+func (bio *blockIO) readRecords(fd int, recs []byte, first int64, k int, cache *entryCache, nblocks int64) (int, error) {
 	whole := 0
 	short := false
 	err := segments(first, k, func(b int64, j, m int) error {
@@ -180,17 +180,17 @@ func (io *blockIO) readRecords(fd int, recs []byte, first int64, k int, cache *e
 		}
 		got := len(entries)
 		if entries == nil {
-			entries = io.entries[:m*entrySize]
+			entries = bio.entries[:m*entrySize]
 			var err error
 			if got, err = preadFull(fd, entries, entryOffset(b)); err != nil {
 				return err
 			}
 		}
-		io.iovs = io.iovs[:0]
+		bio.iovs = bio.iovs[:0]
 		for i := j; i < j+m; i++ {
-			io.iovs = append(io.iovs, recs[i*recSize+nonceSize:(i+1)*recSize-tagSize])
+			bio.iovs = append(bio.iovs, recs[i*recSize+nonceSize:(i+1)*recSize-tagSize])
 		}
-		data, err := preadvFull(fd, io.iovs, dataOffset(b))
+		data, err := preadvFull(fd, bio.iovs, dataOffset(b))
 		if err != nil {
 			return err
 		}
@@ -209,17 +209,17 @@ func (io *blockIO) readRecords(fd int, recs []byte, first int64, k int, cache *e
 
 // writeRecords writes the k records of blocks first.. in recs to fd, and
 // keeps cache, when not nil, in step.
-func (io *blockIO) writeRecords(fd int, recs []byte, first int64, k int, cache *entryCache) error {
+func (bio *blockIO) writeRecords(fd int, recs []byte, first int64, k int, cache *entryCache) error {
 	return segments(first, k, func(b int64, j, m int) error {
-		entries := io.entries[:m*entrySize]
-		io.iovs = io.iovs[:0]
+		entries := bio.entries[:m*entrySize]
+		bio.iovs = bio.iovs[:0]
 		for i := range m {
 			r, e := recs[(j+i)*recSize:(j+i+1)*recSize], entries[i*entrySize:(i+1)*entrySize]
 			copy(e[:nonceSize], r[:nonceSize])
 			copy(e[nonceSize:], r[recSize-tagSize:])
-			io.iovs = append(io.iovs, r[nonceSize:recSize-tagSize])
+			bio.iovs = append(bio.iovs, r[nonceSize:recSize-tagSize])
 		}
-		if err := pwritevFull(fd, io.iovs, dataOffset(b)); err != nil {
+		if err := pwritevFull(fd, bio.iovs, dataOffset(b)); err != nil {
 			cache.drop()
 			return err
 		}
